@@ -1,0 +1,83 @@
+// Package handlers serves the app's pages: routes, middleware, page handlers
+// and rendering. OAuth protocol details live in package identity.
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"ms-identity-go-webapp/identity"
+)
+
+// Options are the dependencies and settings of an Application.
+type Options struct {
+	Logger *slog.Logger
+	// Files holds templates/*.html and static/*; main embeds them.
+	Files fs.FS
+	// Identity signs users in. It is nil when the configuration has Problems.
+	Identity *identity.Client
+	// Sessions keeps each browser's server-side session. It may be nil when
+	// the configuration has Problems.
+	Sessions *SessionStore
+	// GraphClient calls the downstream API (Microsoft Graph).
+	GraphClient   *http.Client
+	GraphEndpoint string
+	GraphTimeout  time.Duration
+	AdminRole     string
+	// RedirectPath is the path of REDIRECT_URI, where the sign-in comes back.
+	RedirectPath string
+	// PostLogoutRedirectURI is where the identity provider sends the browser
+	// after sign-out: the app's home page.
+	PostLogoutRedirectURI string
+	// ConfigProblems, when any, are shown on every page instead of the app.
+	ConfigProblems []string
+	// Demo is true when the app signs in against the local emulator.
+	Demo bool
+}
+
+// Application holds the dependencies of the handlers; handlers, helpers and
+// middleware are its methods.
+type Application struct {
+	Options
+	logger    *slog.Logger
+	templates map[string]*template.Template
+	now       func() time.Time
+}
+
+// New checks the options and parses the templates.
+func New(opts Options) (*Application, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Files == nil {
+		return nil, errors.New("handlers: Files is required")
+	}
+	if len(opts.ConfigProblems) == 0 && (opts.Identity == nil || opts.Sessions == nil) {
+		return nil, errors.New("handlers: Identity and Sessions are required unless the configuration has problems")
+	}
+	if opts.GraphClient == nil {
+		opts.GraphClient = &http.Client{}
+	}
+	if opts.GraphTimeout <= 0 {
+		opts.GraphTimeout = 10 * time.Second
+	}
+	if opts.AdminRole == "" {
+		opts.AdminRole = "admin"
+	}
+	if opts.RedirectPath == "" || opts.RedirectPath == "/" {
+		return nil, fmt.Errorf("handlers: the redirect path must not be %q", opts.RedirectPath)
+	}
+	if opts.PostLogoutRedirectURI == "" {
+		opts.PostLogoutRedirectURI = "/"
+	}
+	templates, err := parseTemplates(opts.Files)
+	if err != nil {
+		return nil, err
+	}
+	return &Application{Options: opts, logger: opts.Logger, templates: templates, now: time.Now}, nil
+}

@@ -1,0 +1,130 @@
+// Graph: the page that calls Microsoft Graph /me with the user's cached access token.
+
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"ms-identity-go-webapp/identity"
+)
+
+// maxGraphResponse bounds what is read from Graph for one page.
+const maxGraphResponse = 1 << 20
+
+// graph gets an access token silently from the user's token cache (MSAL
+// refreshes it when it is within five minutes of expiry), calls the Graph
+// endpoint and shows its JSON.
+func (app *Application) graph(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	token, err := app.Identity.AcquireToken(r.Context(), s.user, nil)
+	if errors.Is(err, identity.ErrInteractionRequired) {
+		// The refresh token is gone or was rejected: sign in again and
+		// come back here.
+		s.user.SignOut()
+		app.startSignIn(w, r, r.URL.RequestURI())
+		return
+	}
+	if err != nil {
+		app.identityError(w, r, err)
+		return
+	}
+	if !app.saveSession(w, r) { // a refresh changed the token cache
+		return
+	}
+
+	body, err := app.callGraph(r.Context(), token.AccessToken)
+	if err != nil {
+		app.graphError(w, r, err)
+		return
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, body, "", "  "); err != nil {
+		app.graphError(w, r, &graphError{detail: "Microsoft Graph answered with something that is not JSON."})
+		return
+	}
+	data := app.newTemplateData(r)
+	data.GraphEndpoint = app.GraphEndpoint
+	data.GraphJSON = pretty.String()
+	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(app.now())/time.Second))
+	app.render(w, r, http.StatusOK, "graph", data)
+}
+
+// graphError is a failed Graph call, described for the page.
+type graphError struct {
+	status int // the page's status: 502 for a bad answer, 504 for none in time
+	detail string
+	err    error
+}
+
+func (e *graphError) Error() string {
+	if e.err != nil {
+		return e.detail + ": " + e.err.Error()
+	}
+	return e.detail
+}
+
+// callGraph calls the Graph endpoint with the access token, within the
+// configured timeout.
+func (app *Application) callGraph(ctx context.Context, accessToken string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, app.GraphTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, app.GraphEndpoint, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := app.GraphClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &graphError{status: http.StatusGatewayTimeout,
+				detail: fmt.Sprintf("Microsoft Graph did not answer within %s.", app.GraphTimeout)}
+		}
+		return nil, &graphError{status: http.StatusBadGateway, detail: "Microsoft Graph could not be reached.", err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphResponse))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &graphError{status: http.StatusGatewayTimeout,
+				detail: fmt.Sprintf("Microsoft Graph did not finish answering within %s.", app.GraphTimeout)}
+		}
+		return nil, &graphError{status: http.StatusBadGateway, detail: "Reading Microsoft Graph's answer failed.", err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		detail := fmt.Sprintf("Microsoft Graph answered %s.", resp.Status)
+		var ge struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &ge) == nil && ge.Error.Code != "" {
+			detail = fmt.Sprintf("Microsoft Graph answered %s: %s: %s", resp.Status, ge.Error.Code, ge.Error.Message)
+		}
+		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
+	}
+	return body, nil
+}
+
+func (app *Application) graphError(w http.ResponseWriter, r *http.Request, err error) {
+	var ge *graphError
+	if !errors.As(err, &ge) {
+		app.serverError(w, r, err)
+		return
+	}
+	if ge.status == 0 {
+		ge.status = http.StatusBadGateway
+	}
+	app.logger.Warn("graph call failed", "request_id", requestIDFrom(r.Context()), "err", ge.Error())
+	app.errorPage(w, r, ge.status, "Microsoft Graph call failed",
+		"The app signed you in and got a token, but the call to Microsoft Graph failed. The app keeps working; try again in a moment.",
+		ge.detail)
+}

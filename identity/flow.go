@@ -1,0 +1,277 @@
+// Flow: the authorization code flow with state, nonce and PKCE, which MSAL Go leaves to the app.
+
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+)
+
+// oidcScopes are added to the authorize URL so that Entra returns an ID token
+// (openid), the user's name (profile) and a refresh token (offline_access).
+// MSAL's AuthCodeURL sends only the scopes it is given. They are never passed
+// to the token calls: MSAL adds them there itself, and Entra does not echo
+// them back, which MSAL would report as declined scopes.
+var oidcScopes = []string{"openid", "profile", "offline_access"}
+
+// randomString returns n random bytes, base64url-encoded without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// StartSignIn begins the authorization code flow (step 1 of the flow): it
+// makes a state, a nonce and a PKCE verifier, keeps them in the user's session
+// and returns the authorize URL to send the browser to. next is the local path
+// to return to after sign-in; the caller has checked it is local.
+func (c *Client) StartSignIn(ctx context.Context, s *UserSession, next string) (string, error) {
+	app, err := c.msal(s)
+	if err != nil {
+		return "", err
+	}
+	scopes := append(c.Scopes(), oidcScopes...)
+	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes)
+	if err != nil {
+		// AuthCodeURL fetches the tenant's metadata to learn the authorize
+		// endpoint: this is where an unreachable identity provider shows.
+		return "", classify("starting sign-in", err)
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return "", fmt.Errorf("identity: MSAL returned an unparsable authorize URL: %w", err)
+	}
+
+	state := randomString(32)
+	flow := Flow{
+		Nonce:    randomString(32),
+		Verifier: randomString(32), // 43 characters, the minimum RFC 7636 allows
+		Next:     next,
+		Created:  c.now(),
+	}
+	challenge := sha256.Sum256([]byte(flow.Verifier))
+
+	q := u.Query()
+	q.Set("state", state)
+	q.Set("nonce", flow.Nonce)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
+	q.Set("code_challenge_method", "S256")
+	q.Set("response_mode", "query")
+	u.RawQuery = q.Encode()
+
+	s.addFlow(state, flow, c.now())
+	return u.String(), nil
+}
+
+// addFlow stores a flow, dropping expired ones and, past maxFlows, the oldest.
+func (s *UserSession) addFlow(state string, f Flow, now time.Time) {
+	if s.Flows == nil {
+		s.Flows = map[string]Flow{}
+	}
+	for k, old := range s.Flows {
+		if now.Sub(old.Created) > flowTTL {
+			delete(s.Flows, k)
+		}
+	}
+	for len(s.Flows) >= maxFlows {
+		oldest := ""
+		for k, old := range s.Flows {
+			if oldest == "" || old.Created.Before(s.Flows[oldest].Created) {
+				oldest = k
+			}
+		}
+		delete(s.Flows, oldest)
+	}
+	s.Flows[state] = f
+}
+
+// CompleteSignIn finishes the flow when the browser comes back to the
+// redirect URI with query. It returns the local path to go to next.
+//
+// The order is the one OpenID Connect asks for: the provider's error first,
+// then the state (single-use: the flow is removed whatever happens next), then
+// the code redeemed with the PKCE verifier, then the ID token checked. Only
+// then is the user stored in the session.
+func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.Values) (string, error) {
+	if code := query.Get("error"); code != "" {
+		return "", &AuthError{
+			Code:          code,
+			Description:   query.Get("error_description"),
+			CorrelationID: query.Get("correlation_id"),
+			Hint:          hintFor(query.Get("error_description")),
+		}
+	}
+
+	state := query.Get("state")
+	flow, ok := s.Flows[state]
+	if state == "" || !ok {
+		return "", &AuthError{
+			Code:        "state_mismatch",
+			Description: "This sign-in response does not belong to a sign-in started in this browser, or it was already used.",
+			Hint:        "Start the sign-in again from this app, in the same browser.",
+		}
+	}
+	delete(s.Flows, state)
+	if c.now().Sub(flow.Created) > flowTTL {
+		return "", &AuthError{
+			Code:        "flow_expired",
+			Description: "The sign-in took longer than 15 minutes.",
+			Hint:        "Start the sign-in again.",
+		}
+	}
+	code := query.Get("code")
+	if code == "" {
+		return "", &AuthError{Code: "invalid_request", Description: "The sign-in response has no authorization code."}
+	}
+
+	app, err := c.msal(s)
+	if err != nil {
+		return "", err
+	}
+	result, err := app.AcquireTokenByAuthCode(ctx, code, c.redirectURI, c.Scopes(),
+		confidential.WithChallenge(flow.Verifier))
+	if err != nil {
+		return "", classify("redeeming the authorization code", err)
+	}
+
+	claims, err := c.checkIDToken(ctx, result.IDToken.RawToken, flow.Nonce)
+	if err != nil {
+		// The tokens MSAL just cached must not outlive a rejected sign-in.
+		s.SignOut()
+		return "", err
+	}
+	s.Claims = claims
+	s.HomeAccountID = result.Account.HomeAccountID
+	return flow.Next, nil
+}
+
+// checkIDToken decodes and checks an ID token from the token endpoint. nonce
+// is the flow's nonce for a sign-in, "" for a token from a refresh (Entra does
+// not repeat the nonce then).
+func (c *Client) checkIDToken(ctx context.Context, raw, nonce string) (Claims, error) {
+	if raw == "" {
+		return nil, &AuthError{Code: "invalid_id_token", Description: "The token response has no ID token."}
+	}
+	claims, err := DecodeClaims(raw)
+	if err != nil {
+		return nil, &AuthError{Code: "invalid_id_token", Description: err.Error()}
+	}
+	meta, err := c.Metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateClaims(claims, meta.Issuer, c.clientID, nonce, c.now(), c.skew); err != nil {
+		return nil, &AuthError{Code: "invalid_id_token", Description: err.Error()}
+	}
+	return claims, nil
+}
+
+// Token is an access token for the app's scopes.
+type Token struct {
+	AccessToken string
+	ExpiresOn   time.Time
+	FromCache   bool // true when no request to the identity provider was made
+}
+
+// AcquireToken gets an access token for scopes (the app's scopes when nil)
+// from the user's token cache, redeeming the refresh token when the cached
+// access token is missing or within five minutes of expiry. Any new ID token
+// in the result refreshes the user's claims. It returns ErrInteractionRequired
+// when only a new sign-in can help.
+func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []string) (Token, error) {
+	if !s.SignedIn() {
+		return Token{}, ErrInteractionRequired
+	}
+	if scopes == nil {
+		scopes = c.Scopes()
+	}
+	if len(scopes) == 0 {
+		return Token{}, errors.New("identity: no scopes configured to acquire a token for")
+	}
+	app, err := c.msal(s)
+	if err != nil {
+		return Token{}, err
+	}
+	account, err := app.Account(ctx, s.HomeAccountID)
+	if err != nil {
+		return Token{}, err
+	}
+	if account.HomeAccountID == "" {
+		return Token{}, ErrInteractionRequired
+	}
+	result, err := app.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(account))
+	if err != nil {
+		err = classify("refreshing the access token", err)
+		var unavailable *UnavailableError
+		if errors.As(err, &unavailable) {
+			return Token{}, err
+		}
+		// Entra rejected the refresh token (expired, revoked, consent
+		// withdrawn), or the cache holds none: sign in again.
+		return Token{}, fmt.Errorf("%w: %v", ErrInteractionRequired, err)
+	}
+	if raw := result.IDToken.RawToken; raw != "" && result.Metadata.TokenSource == confidential.TokenSourceIdentityProvider {
+		if claims, err := c.checkIDToken(ctx, raw, ""); err == nil {
+			s.Claims = claims
+		}
+	}
+	return Token{
+		AccessToken: result.AccessToken,
+		ExpiresOn:   result.ExpiresOn,
+		FromCache:   result.Metadata.TokenSource == confidential.TokenSourceCache,
+	}, nil
+}
+
+// EnsureFresh keeps a signed-in user signed in past the ID token's expiry.
+// While the ID token is valid it does nothing. After, it asks for a token
+// silently: that succeeds from the cache or with the refresh token (which
+// also brings a new ID token), and fails with ErrInteractionRequired once the
+// refresh token is gone, when the user is signed out.
+func (c *Client) EnsureFresh(ctx context.Context, s *UserSession) error {
+	if !s.SignedIn() {
+		return ErrInteractionRequired
+	}
+	if !s.Claims.Expired(c.now(), c.skew) {
+		return nil
+	}
+	if len(c.scopes) == 0 {
+		s.SignOut()
+		return ErrInteractionRequired
+	}
+	if _, err := c.AcquireToken(ctx, s, nil); err != nil {
+		if errors.Is(err, ErrInteractionRequired) {
+			s.SignOut()
+		}
+		return err
+	}
+	return nil
+}
+
+// LogoutURL returns the tenant's end-session URL that brings the browser back
+// to postLogoutRedirectURI. The caller clears the local session first: the
+// browser may never come back.
+func (c *Client) LogoutURL(ctx context.Context, postLogoutRedirectURI string) (string, error) {
+	meta, err := c.Metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	if meta.EndSessionEndpoint == "" {
+		return postLogoutRedirectURI, nil
+	}
+	u, err := url.Parse(meta.EndSessionEndpoint)
+	if err != nil {
+		return "", fmt.Errorf("identity: end_session_endpoint: %w", err)
+	}
+	q := u.Query()
+	q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

@@ -1,0 +1,126 @@
+// Package identity signs users in with Microsoft Entra ID through MSAL Go: the
+// Go twin of the Python samples' identity library. It has no HTTP routing; the
+// handlers call it with the request's context and the user's session.
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+)
+
+// Config configures a Client.
+type Config struct {
+	Authority    string   // https://login.microsoftonline.com/{tenant}, https://{sub}.ciamlogin.com/{sub}.onmicrosoft.com, or the emulator's
+	ClientID     string   // the app registration's Application (client) ID
+	ClientSecret string   // a client secret of that registration
+	RedirectURI  string   // absolute URI of the app's redirect handler, registered in Entra ID
+	Scopes       []string // resource scopes for the downstream API, e.g. ["User.Read"]
+	// HTTPClient is used for every call to the identity provider. Its
+	// transport is wrapped to cache discovery documents. Nil uses a client
+	// with a 30 s timeout over http.DefaultTransport.
+	HTTPClient *http.Client
+	ClockSkew  time.Duration    // allowed difference between this machine's clock and Entra's; default 5 min
+	Now        func() time.Time // nil = time.Now
+}
+
+// Client signs users in and gets tokens for them. It is safe for concurrent
+// use: it holds no per-user state, and it builds a fresh MSAL client for each
+// operation over one shared HTTP client (see msal).
+type Client struct {
+	authority         string
+	clientID          string
+	redirectURI       string
+	scopes            []string
+	cred              confidential.Credential
+	http              *http.Client
+	instanceDiscovery bool
+	skew              time.Duration
+	now               func() time.Time
+}
+
+// New checks cfg and returns a Client. It makes no network request, so an
+// identity provider that is down at start-up does not stop the app.
+func New(cfg Config) (*Client, error) {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("identity: client ID and client secret are required")
+	}
+	u, err := url.Parse(cfg.Authority)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return nil, fmt.Errorf("identity: authority %q must look like https://login.microsoftonline.com/<tenant>", cfg.Authority)
+	}
+	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	skew := cfg.ClockSkew
+	if skew == 0 {
+		skew = 5 * time.Minute
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 30 * time.Second}
+	}
+	shared := *base
+	shared.Transport = newCachingTransport(base.Transport, now)
+	return &Client{
+		authority:         strings.TrimSuffix(cfg.Authority, "/"),
+		clientID:          cfg.ClientID,
+		redirectURI:       cfg.RedirectURI,
+		scopes:            append([]string(nil), cfg.Scopes...),
+		cred:              cred,
+		http:              &shared,
+		instanceDiscovery: microsoftHost(u.Hostname()),
+		skew:              skew,
+		now:               now,
+	}, nil
+}
+
+// microsoftHosts are Entra ID's own sign-in hosts, for which MSAL validates
+// the authority with Microsoft's instance discovery. Any other host (External
+// ID's *.ciamlogin.com, the local emulator) publishes its metadata itself, and
+// instance discovery would send an offline emulator's sign-in to the internet.
+var microsoftHosts = map[string]bool{
+	"login.microsoftonline.com":        true,
+	"login.microsoft.com":              true,
+	"login.windows.net":                true,
+	"sts.windows.net":                  true,
+	"login.microsoftonline.us":         true,
+	"login.partner.microsoftonline.cn": true,
+	"login.chinacloudapi.cn":           true,
+}
+
+func microsoftHost(host string) bool { return microsoftHosts[strings.ToLower(host)] }
+
+// msal builds an MSAL confidential client bound to one user's session.
+//
+// One client per operation, not one for the app: MSAL's cache accessor has
+// no notion of "the current user", so a shared client whose accessor reads the
+// request's session mixes users' caches under concurrency. New makes no
+// network call, and the shared transport caches the tenant metadata each new
+// client would otherwise fetch.
+func (c *Client) msal(s *UserSession) (confidential.Client, error) {
+	return confidential.New(c.authority, c.clientID, c.cred,
+		confidential.WithCache(sessionCache{s: s}),
+		confidential.WithHTTPClient(c.http),
+		confidential.WithInstanceDiscovery(c.instanceDiscovery),
+		// MSAL reads MSAL_FORCE_REGION from the environment and would send
+		// the sign-in to a regional host; a web app's sign-in is never regional.
+		confidential.WithAzureRegion("DisableMsalForceRegion"),
+	)
+}
+
+// Scopes returns the resource scopes the app asks for.
+func (c *Client) Scopes() []string { return append([]string(nil), c.scopes...) }
+
+// RedirectURI returns the redirect URI sent with every sign-in.
+func (c *Client) RedirectURI() string { return c.redirectURI }
