@@ -118,7 +118,7 @@ func (t *cachingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !cacheable(req) {
 		return t.next.RoundTrip(req)
 	}
-	key := req.URL.String()
+	key := cacheKey(req)
 	for {
 		t.mu.Lock()
 		if e, ok := t.entries[key]; ok && t.now().Before(e.expires) {
@@ -147,6 +147,15 @@ func (t *cachingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			return nil, req.Context().Err()
 		}
 	}
+}
+
+// cacheKey identifies a document by URL. MSAL asks for the same URL with an
+// empty query ("...openid-configuration?"), which must hit the same entry.
+func cacheKey(req *http.Request) string {
+	u := *req.URL
+	u.ForceQuery = false
+	u.Fragment = ""
+	return u.String()
 }
 
 // fill performs the request for every caller waiting on f and stores a

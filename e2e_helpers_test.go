@@ -1,0 +1,310 @@
+// End-to-end test harness: the app and the emulator over real TLS, driven by
+// a cookie-jar client that follows redirects one step at a time, as a browser
+// would, so each test can look at every hop.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+// testKey is one signing key for every emulator in the tests: making a
+// 2048-bit RSA key per test would dominate the run time.
+var testKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// lockedBuffer collects log output from concurrent requests.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testEnv is one emulator and one app instance talking to it.
+type testEnv struct {
+	t      *testing.T
+	emu    *emulator.Emulator
+	emuURL string
+	appURL string
+	cfg    Config
+	logs   *lockedBuffer
+	client *http.Client // trusts both servers' certificate
+}
+
+// envOption changes the emulator's or the app's configuration before start.
+type envOption func(emu *emulator.Config, appEnv map[string]string)
+
+func withUsers(users ...emulator.User) envOption {
+	return func(emu *emulator.Config, _ map[string]string) { emu.Users = users }
+}
+
+func withEmulator(change func(*emulator.Config)) envOption {
+	return func(emu *emulator.Config, _ map[string]string) { change(emu) }
+}
+
+func withAppEnv(key, value string) envOption {
+	return func(_ *emulator.Config, env map[string]string) { env[key] = value }
+}
+
+// newTestEnv starts the emulator and the app on loopback. When the test
+// ends, it checks that no log line holds a code or token the emulator issued.
+func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	// The app's address must be known before the emulator registers its
+	// redirect URI, so its listener is opened first.
+	appSrv := httptest.NewUnstartedServer(nil)
+	appURL := "https://" + appSrv.Listener.Addr().String()
+
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	emuCfg := emulator.Config{
+		RedirectURIs: []string{appURL + "/auth/redirect"},
+		SigningKey:   testKey(),
+		Logger:       logger.With("component", "emulator"),
+	}
+	appEnv := map[string]string{
+		"CLIENT_ID":      emulator.DemoClientID,
+		"CLIENT_SECRET":  emulator.DemoClientSecret,
+		"REDIRECT_URI":   appURL + "/auth/redirect",
+		"SESSION_SECRET": "test-session-secret-0123456789abcdef",
+		"SESSION_DIR":    t.TempDir(),
+	}
+	for _, o := range opts {
+		o(&emuCfg, appEnv)
+	}
+	emu, err := emulator.New(emuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuSrv := httptest.NewTLSServer(emu.Handler())
+	t.Cleanup(emuSrv.Close)
+	if _, ok := appEnv["AUTHORITY"]; !ok {
+		appEnv["AUTHORITY"] = emu.Authority(emuSrv.URL)
+	}
+	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
+		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
+	}
+
+	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both servers use httptest's certificate, so the emulator server's
+	// client is the app's outbound client and the browser's trust store.
+	app, err := buildApp(ctx, cfg, logger, emuSrv.Client(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appSrv.Config.Handler = app.Routes()
+	appSrv.StartTLS()
+	t.Cleanup(appSrv.Close)
+
+	env := &testEnv{t: t, emu: emu, emuURL: emuSrv.URL, appURL: appURL, cfg: cfg, logs: logs, client: emuSrv.Client()}
+	t.Cleanup(env.checkLogsHoldNoSecrets)
+	return env
+}
+
+// checkLogsHoldNoSecrets fails the test if any code, token or the client
+// secret the emulator knows appears in the log of the app or the emulator.
+func (e *testEnv) checkLogsHoldNoSecrets() {
+	logs := e.logs.String()
+	secrets := append(e.emu.IssuedValues(), e.cfg.ClientSecret, e.cfg.SessionSecret)
+	for _, u := range e.emu.Users() {
+		secrets = append(secrets, u.Password)
+	}
+	for _, s := range secrets {
+		if len(s) >= 8 && strings.Contains(logs, s) {
+			e.t.Errorf("the log holds a secret value (%d characters) issued or known by the emulator", len(s))
+		}
+	}
+}
+
+// page is one HTTP response as a browser would see it.
+type page struct {
+	status   int
+	url      string
+	location string
+	header   http.Header
+	body     string
+}
+
+// browser is a cookie-jar client that does not follow redirects.
+type browser struct {
+	t      *testing.T
+	env    *testEnv
+	client *http.Client
+}
+
+func (e *testEnv) newBrowser() *browser {
+	jar, _ := cookiejar.New(nil)
+	c := *e.client
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{t: e.t, env: e, client: &c}
+}
+
+func (b *browser) do(req *http.Request) *page {
+	b.t.Helper()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	p := &page{status: resp.StatusCode, url: req.URL.String(), header: resp.Header, body: string(body)}
+	if loc, err := resp.Location(); err == nil {
+		p.location = loc.String()
+	}
+	return p
+}
+
+// get requests a URL; a path is taken relative to the app.
+func (b *browser) get(target string) *page {
+	b.t.Helper()
+	if strings.HasPrefix(target, "/") {
+		target = b.env.appURL + target
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+// follow requests the page a redirect points to.
+func (b *browser) follow(p *page) *page {
+	b.t.Helper()
+	if p.location == "" {
+		b.t.Fatalf("%s answered %d without a Location to follow:\n%s", p.url, p.status, excerpt(p.body))
+	}
+	return b.get(p.location)
+}
+
+// submitSignIn fills in the emulator's sign-in form at authorizeURL, as a
+// person would: the form posts back to the same URL with loginfmt and passwd.
+func (b *browser) submitSignIn(authorizeURL, username, password, action string) *page {
+	b.t.Helper()
+	form := b.get(authorizeURL)
+	assertStatus(b.t, form, http.StatusOK)
+	assertContains(b.t, form, `name="loginfmt"`)
+	req, err := http.NewRequest(http.MethodPost, authorizeURL, strings.NewReader(url.Values{
+		"loginfmt": {username}, "passwd": {password}, "action": {action},
+	}.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var authURLPattern = regexp.MustCompile(`href="(https://[^"]*/oauth2/v2\.0/authorize\?[^"]*)"`)
+
+// authURLFrom reads the "Sign in with Microsoft" link from the login page.
+func authURLFrom(t *testing.T, p *page) string {
+	t.Helper()
+	m := authURLPattern.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no authorize link on %s:\n%s", p.url, excerpt(p.body))
+	}
+	return html.UnescapeString(m[1])
+}
+
+// signIn signs in through /login and the emulator's form, and returns the
+// page the app redirected to after the callback.
+func (b *browser) signIn(username, password string) *page {
+	b.t.Helper()
+	login := b.get("/login")
+	assertStatus(b.t, login, http.StatusOK)
+	back := b.submitSignIn(authURLFrom(b.t, login), username, password, "signin")
+	assertStatus(b.t, back, http.StatusFound)
+	done := b.follow(back)
+	assertStatus(b.t, done, http.StatusSeeOther)
+	return done
+}
+
+// sessionCookie returns the app's session cookie as the jar holds it.
+func (b *browser) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(b.env.appURL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "session" {
+			return c
+		}
+	}
+	return nil
+}
+
+func assertStatus(t *testing.T, p *page, want int) {
+	t.Helper()
+	if p.status != want {
+		t.Fatalf("%s: status %d, want %d\n%s", p.url, p.status, want, excerpt(p.body))
+	}
+}
+
+func assertContains(t *testing.T, p *page, want string) {
+	t.Helper()
+	if !strings.Contains(p.body, want) {
+		t.Fatalf("%s: page lacks %q\n%s", p.url, want, excerpt(p.body))
+	}
+}
+
+func assertNotContains(t *testing.T, p *page, unwanted string) {
+	t.Helper()
+	if strings.Contains(p.body, unwanted) {
+		t.Fatalf("%s: page holds %q", p.url, unwanted)
+	}
+}
+
+// excerpt keeps failure messages readable: the page's main element.
+func excerpt(body string) string {
+	if i := strings.Index(body, "<main"); i >= 0 {
+		body = body[i:]
+	}
+	if len(body) > 1500 {
+		body = body[:1500] + "..."
+	}
+	return body
+}
+
+// newTLSTestServer serves h over TLS on loopback until the test ends.
+func newTLSTestServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -1,0 +1,560 @@
+// End-to-end tests: a person's walk through the app, and what an attacker
+// or a broken identity provider can do to it.
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+// The walk of the issue: signed-out index, a protected page that starts the
+// sign-in, the emulator's form, back on the page with Graph's answer, the
+// claims, the admin page refused, and sign-out through the end-session
+// endpoint.
+func TestSignInWalk(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+
+	home := b.get("/")
+	assertStatus(t, home, http.StatusOK)
+	assertContains(t, home, "You're not signed in.")
+	if b.sessionCookie() != nil {
+		t.Fatal("a visitor who only looked got a session cookie")
+	}
+
+	// A protected page starts the authorization code flow.
+	start := b.get("/graph")
+	assertStatus(t, start, http.StatusFound)
+	authURL, _ := url.Parse(start.location)
+	if !strings.HasPrefix(start.location, env.emuURL+"/"+emulator.DefaultTenant+"/oauth2/v2.0/authorize?") {
+		t.Fatalf("sign-in went to %s", start.location)
+	}
+	q := authURL.Query()
+	for _, p := range []string{"state", "nonce", "code_challenge"} {
+		if len(q.Get(p)) < 43 {
+			t.Errorf("authorize URL %s = %q: want 32 random bytes", p, q.Get(p))
+		}
+	}
+	if q.Get("code_challenge_method") != "S256" || q.Get("response_type") != "code" || q.Get("client_id") != emulator.DemoClientID {
+		t.Errorf("authorize URL parameters: %v", q)
+	}
+	if scopes := strings.Fields(q.Get("scope")); strings.Join(scopes, " ") != "User.Read openid profile offline_access" {
+		t.Errorf("scope = %q", q.Get("scope"))
+	}
+	before := b.sessionCookie()
+	if before == nil {
+		t.Fatal("starting the sign-in set no session cookie")
+	}
+
+	back := b.submitSignIn(start.location, "alice@demo.test", "alice-password", "signin")
+	assertStatus(t, back, http.StatusFound)
+	if !strings.HasPrefix(back.location, env.appURL+"/auth/redirect?") {
+		t.Fatalf("emulator redirected to %s", back.location)
+	}
+	landed := b.follow(back)
+	assertStatus(t, landed, http.StatusSeeOther)
+	if landed.location != env.appURL+"/graph" {
+		t.Fatalf("after sign-in went to %q, want the page first asked for", landed.location)
+	}
+	checkSessionCookie(t, landed)
+	after := b.sessionCookie()
+	if after == nil || after.Value == before.Value {
+		t.Fatal("the session id was not renewed at sign-in")
+	}
+
+	graph := b.follow(landed)
+	assertStatus(t, graph, http.StatusOK)
+	assertContains(t, graph, `&#34;displayName&#34;: &#34;Alice Smith&#34;`)
+	assertContains(t, graph, "The cached access token stays valid for another")
+	assertContains(t, graph, "Hello Alice Smith!")
+	if cc := graph.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control on a signed-in page = %q", cc)
+	}
+
+	claims := b.get("/token_details")
+	assertStatus(t, claims, http.StatusOK)
+	assertContains(t, claims, "alice@demo.test")
+	assertContains(t, claims, "<code>preferred_username</code>")
+	for _, hidden := range []string{"iat", "exp", "nbf", "uti", "aio"} {
+		assertNotContains(t, claims, "<code>"+hidden+"</code></th>")
+	}
+
+	admin := b.get("/admin")
+	assertStatus(t, admin, http.StatusForbidden)
+	assertContains(t, admin, "User is missing a required role.")
+
+	stats := env.emu.Stats()
+	if stats[emulator.StatTokenAuthorizationCode] != 1 || stats[emulator.StatTokenRefreshToken] != 0 {
+		t.Errorf("token requests: %v", stats)
+	}
+
+	// Sign-out clears the local session first, then visits the tenant's
+	// end-session endpoint, which returns the browser home.
+	out := b.get("/logout")
+	assertStatus(t, out, http.StatusFound)
+	wantLogout := env.emuURL + "/" + emulator.DefaultTenant + "/oauth2/v2.0/logout?post_logout_redirect_uri=" + url.QueryEscape(env.appURL+"/")
+	if out.location != wantLogout {
+		t.Fatalf("logout went to %s, want %s", out.location, wantLogout)
+	}
+	home2 := b.follow(b.follow(out))
+	assertStatus(t, home2, http.StatusOK)
+	assertContains(t, home2, "You're not signed in.")
+	if env.emu.Stats()[emulator.StatLogout] != 1 {
+		t.Error("the emulator's end-session endpoint was not reached")
+	}
+	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 0 {
+		t.Errorf("%d session files left after sign-out", len(files))
+	}
+
+	// The old cookie, replayed, is worth nothing.
+	replay := env.newBrowser()
+	u, _ := url.Parse(env.appURL)
+	replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: after.Value}})
+	again := replay.get("/token_details")
+	assertStatus(t, again, http.StatusFound)
+}
+
+// checkSessionCookie checks the attributes of the session cookie a response sets.
+func checkSessionCookie(t *testing.T, p *page) {
+	t.Helper()
+	for _, line := range p.header.Values("Set-Cookie") {
+		if !strings.HasPrefix(line, "session=") {
+			continue
+		}
+		for _, attr := range []string{"; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"} {
+			if !strings.Contains(line, attr) {
+				t.Errorf("session cookie lacks %s: %s", attr, line)
+			}
+		}
+		return
+	}
+	t.Fatalf("%s set no session cookie", p.url)
+}
+
+func TestAdminSignIn(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	b.signIn("admin@demo.test", "admin-password")
+	admin := b.get("/admin")
+	assertStatus(t, admin, http.StatusOK)
+	assertContains(t, admin, "You have the admin app role.")
+	assertContains(t, admin, "Ada Admin")
+}
+
+// With access tokens that live less than MSAL's five-minute refresh margin,
+// every /graph page redeems the refresh token, and the user stays signed in.
+func TestRefreshAfterShortAccessTokenLifetime(t *testing.T) {
+	env := newTestEnv(t, withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+	for i := 1; i <= 3; i++ {
+		p := b.get("/graph")
+		assertStatus(t, p, http.StatusOK)
+		assertContains(t, p, "Alice Smith")
+		if got := env.emu.Stats()[emulator.StatTokenRefreshToken]; got != int64(i) {
+			t.Fatalf("after %d pages, %d refresh grants", i, got)
+		}
+	}
+	stats := env.emu.Stats()
+	if stats[emulator.StatOpenIDConfiguration] != 1 {
+		t.Errorf("openid-configuration fetched %d times, want once per process", stats[emulator.StatOpenIDConfiguration])
+	}
+	if stats[emulator.StatTokenAuthorizationCode] != 1 {
+		t.Errorf("%d code redemptions, want 1", stats[emulator.StatTokenAuthorizationCode])
+	}
+}
+
+// A cached token serves /graph without any request to the identity provider.
+func TestGraphFromCachedToken(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+	env.emu.ResetStats()
+	for range 3 {
+		assertStatus(t, b.get("/graph"), http.StatusOK)
+	}
+	stats := env.emu.Stats()
+	if stats[emulator.StatToken] != 0 || stats[emulator.StatOpenIDConfiguration] != 0 || stats[emulator.StatGraphMe] != 3 {
+		t.Errorf("identity provider requests for 3 cached /graph pages: %v", stats)
+	}
+}
+
+// The refresh token revoked: the user is sent through sign-in and lands
+// back on the page.
+func TestRevokedRefreshTokenSignsInAgain(t *testing.T) {
+	env := newTestEnv(t, withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+	if err := env.emu.RevokeRefreshTokens("alice@demo.test"); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/graph")
+	assertStatus(t, p, http.StatusFound)
+	if !strings.Contains(p.location, "/oauth2/v2.0/authorize?") {
+		t.Fatalf("revoked refresh token led to %s", p.location)
+	}
+	back := b.submitSignIn(p.location, "alice@demo.test", "alice-password", "signin")
+	landed := b.follow(back)
+	if landed.location != env.appURL+"/graph" {
+		t.Fatalf("after signing in again went to %q", landed.location)
+	}
+	assertContains(t, b.follow(landed), "Alice Smith")
+}
+
+func TestSignInErrors(t *testing.T) {
+	env := newTestEnv(t)
+
+	t.Run("cancel shows the provider's error", func(t *testing.T) {
+		b := env.newBrowser()
+		login := b.get("/login")
+		back := b.submitSignIn(authURLFrom(t, login), "", "", "cancel")
+		assertStatus(t, back, http.StatusFound)
+		p := b.follow(back)
+		assertStatus(t, p, http.StatusBadRequest)
+		assertContains(t, p, "Sign-in failed")
+		assertContains(t, p, "access_denied")
+		assertContains(t, p, "AADSTS65004")
+	})
+
+	t.Run("provider error is escaped", func(t *testing.T) {
+		b := env.newBrowser()
+		p := b.get("/auth/redirect?error=%3Cscript%3Ealert(1)%3C/script%3E&error_description=%3Cb%3Ebold%3C/b%3E")
+		assertStatus(t, p, http.StatusBadRequest)
+		assertNotContains(t, p, "<script>alert(1)</script>")
+		assertNotContains(t, p, "<b>bold</b>")
+		assertContains(t, p, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	})
+
+	t.Run("forged state", func(t *testing.T) {
+		b := env.newBrowser()
+		b.get("/login") // a real flow exists, with another state
+		before := env.emu.Stats()[emulator.StatToken]
+		p := b.get("/auth/redirect?code=stolen&state=forged")
+		assertStatus(t, p, http.StatusBadRequest)
+		assertContains(t, p, "state_mismatch")
+		if env.emu.Stats()[emulator.StatToken] != before {
+			t.Error("a code with a forged state was sent to the token endpoint")
+		}
+	})
+
+	t.Run("missing flow", func(t *testing.T) {
+		b := env.newBrowser()
+		p := b.get("/auth/redirect?code=x&state=y")
+		assertStatus(t, p, http.StatusBadRequest)
+		assertContains(t, p, "state_mismatch")
+		p = b.get("/auth/redirect")
+		assertStatus(t, p, http.StatusBadRequest)
+	})
+
+	t.Run("replayed callback", func(t *testing.T) {
+		b := env.newBrowser()
+		login := b.get("/login")
+		back := b.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+		assertStatus(t, b.follow(back), http.StatusSeeOther)
+		again := b.follow(back)
+		assertStatus(t, again, http.StatusBadRequest)
+		assertContains(t, again, "state_mismatch")
+	})
+
+	t.Run("replayed code with a fresh state", func(t *testing.T) {
+		victim := env.newBrowser()
+		back := victim.submitSignIn(authURLFrom(t, victim.get("/login")), "alice@demo.test", "alice-password", "signin")
+		assertStatus(t, victim.follow(back), http.StatusSeeOther)
+		code := mustQuery(t, back.location).Get("code")
+
+		attacker := env.newBrowser()
+		state := mustQuery(t, authURLFrom(t, attacker.get("/login"))).Get("state")
+		p := attacker.get("/auth/redirect?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state))
+		assertStatus(t, p, http.StatusBadRequest)
+		assertContains(t, p, "invalid_grant")
+		assertNotContains(t, p, "Hello Alice")
+	})
+
+	t.Run("wrong nonce", func(t *testing.T) {
+		b := env.newBrowser()
+		authURL, _ := url.Parse(authURLFrom(t, b.get("/login")))
+		q := authURL.Query()
+		q.Set("nonce", "a-nonce-the-app-never-made")
+		authURL.RawQuery = q.Encode()
+		back := b.submitSignIn(authURL.String(), "alice@demo.test", "alice-password", "signin")
+		p := b.follow(back)
+		assertStatus(t, p, http.StatusBadRequest)
+		assertContains(t, p, "invalid_id_token")
+		assertContains(t, p, "nonce")
+		assertStatus(t, b.get("/token_details"), http.StatusFound) // not signed in
+	})
+
+	t.Run("tampered session cookie", func(t *testing.T) {
+		b := env.newBrowser()
+		b.signIn("alice@demo.test", "alice-password")
+		c := b.sessionCookie()
+		u, _ := url.Parse(env.appURL)
+		tampered := []byte(c.Value)
+		tampered[len(tampered)/2] ^= 1
+		b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: string(tampered)}})
+		home := b.get("/")
+		assertStatus(t, home, http.StatusOK)
+		assertContains(t, home, "You're not signed in.")
+		assertStatus(t, b.get("/token_details"), http.StatusFound)
+	})
+}
+
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
+// next is honoured only when it is a path on this site.
+func TestOpenRedirects(t *testing.T) {
+	env := newTestEnv(t)
+	tests := []struct{ next, want string }{
+		{"/token_details", "/token_details"},
+		{"//evil.example", "/"},
+		{"https://evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"%2F%2Fevil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			b := env.newBrowser()
+			login := b.get("/login?next=" + url.QueryEscape(tt.next))
+			back := b.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+			landed := b.follow(back)
+			assertStatus(t, landed, http.StatusSeeOther)
+			if landed.location != env.appURL+tt.want {
+				t.Errorf("next=%q sent the browser to %q", tt.next, landed.location)
+			}
+		})
+	}
+}
+
+// HTML in a claim the pages show is escaped, never run.
+func TestHTMLInUserNameIsEscaped(t *testing.T) {
+	env := newTestEnv(t, withUsers(emulator.User{
+		Username: "mallory@demo.test", Password: "mallory-password",
+		Name: `<script>alert("name")</script>`, GivenName: `<img src=x onerror=alert(1)>`, Surname: "M",
+	}))
+	b := env.newBrowser()
+	b.signIn("mallory@demo.test", "mallory-password")
+	for _, path := range []string{"/", "/graph", "/token_details"} {
+		p := b.get(path)
+		assertStatus(t, p, http.StatusOK)
+		assertNotContains(t, p, `<script>alert("name")</script>`)
+		assertNotContains(t, p, `<img src=x`)
+		assertContains(t, p, "&lt;script&gt;")
+	}
+}
+
+// Without a client ID or secret every page explains what to set.
+func TestMissingConfiguration(t *testing.T) {
+	cfg, err := LoadConfig(func(k string) string {
+		return map[string]string{"SESSION_SECRET": strings.Repeat("x", 32)}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := buildApp(t.Context(), cfg, nil, http.DefaultClient, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTLSTestServer(t, app.Routes())
+	b := &browser{t: t, client: srv.Client()}
+	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, path := range []string{"/", "/login", "/graph", "/admin", "/auth/redirect?code=x&state=y", "/logout"} {
+		p := b.get(srv.URL + path)
+		assertStatus(t, p, http.StatusServiceUnavailable)
+		assertContains(t, p, "Configuration needed")
+		assertContains(t, p, "CLIENT_ID is not set")
+		assertContains(t, p, "CLIENT_SECRET is not set")
+		assertContains(t, p, "./run.dev.sh --demo")
+	}
+	assertStatus(t, b.get(srv.URL+"/static/style.css"), http.StatusOK)
+}
+
+// Fifty users sign in and call /graph at once: every page shows its own
+// user, and nothing fails.
+func TestConcurrentUsers(t *testing.T) {
+	const n = 50
+	users := make([]emulator.User, n)
+	for i := range users {
+		users[i] = emulator.User{
+			Username: fmt.Sprintf("user%02d@demo.test", i), Password: fmt.Sprintf("password-%02d", i),
+			Name: fmt.Sprintf("User Number %02d", i), GivenName: "User", Surname: fmt.Sprintf("%02d", i),
+		}
+	}
+	env := newTestEnv(t, withUsers(users...), withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- concurrentUser(env, users[i])
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := env.emu.Stats()[emulator.StatOpenIDConfiguration]; got != 1 {
+		t.Errorf("openid-configuration fetched %d times by %d concurrent users, want 1", got, n)
+	}
+}
+
+// concurrentUser signs one user in and loads /graph three times, reporting
+// the first thing that goes wrong (t.Fatal cannot be called off the test's
+// goroutine).
+func concurrentUser(env *testEnv, u emulator.User) error {
+	b := env.newBrowser()
+	get := func(path string) (*http.Response, string, error) {
+		resp, err := b.client.Get(env.appURL + path)
+		if err != nil {
+			return nil, "", err
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp, sb.String(), nil
+	}
+	resp, _, err := get("/graph")
+	if err != nil || resp.StatusCode != http.StatusFound {
+		return fmt.Errorf("%s: /graph before sign-in: %v %v", u.Username, err, resp)
+	}
+	authorize := resp.Header.Get("Location")
+	form := url.Values{"loginfmt": {u.Username}, "passwd": {u.Password}, "action": {"signin"}}
+	post, err := b.client.PostForm(authorize, form)
+	if err != nil {
+		return fmt.Errorf("%s: sign-in form: %v", u.Username, err)
+	}
+	post.Body.Close()
+	callback, err := url.Parse(post.Header.Get("Location"))
+	if err != nil || post.StatusCode != http.StatusFound {
+		return fmt.Errorf("%s: emulator answered %d", u.Username, post.StatusCode)
+	}
+	resp, _, err = get(callback.RequestURI())
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("%s: callback: %v %v", u.Username, err, resp)
+	}
+	for range 3 {
+		resp, body, err := get("/graph")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: /graph: %v %v", u.Username, err, resp)
+		}
+		if !strings.Contains(body, "Hello "+u.Name+"!") || !strings.Contains(body, u.Username) {
+			return fmt.Errorf("%s: /graph shows another user", u.Username)
+		}
+	}
+	return nil
+}
+
+// Graph failing or hanging gets an error page in time, and the next request works.
+func TestGraphFaults(t *testing.T) {
+	env := newTestEnv(t, withAppEnv("GRAPH_TIMEOUT", "500ms"))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointGraph, Status: http.StatusServiceUnavailable, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/graph")
+	assertStatus(t, p, http.StatusBadGateway)
+	assertContains(t, p, "Microsoft Graph call failed")
+	assertContains(t, p, "503")
+
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointGraph, Delay: 5 * time.Second, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p = b.get("/graph")
+	assertStatus(t, p, http.StatusGatewayTimeout)
+	assertContains(t, p, "did not answer within 500ms")
+	if waited := time.Since(start); waited > 4*time.Second {
+		t.Errorf("a hanging Graph held the page for %s", waited)
+	}
+
+	assertContains(t, b.get("/graph"), "Alice Smith")
+}
+
+// The token endpoint failing during sign-in shows a clear page, not a 500.
+func TestTokenEndpointDownDuringSignIn(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	login := b.get("/login")
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Status: http.StatusInternalServerError, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	back := b.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+	p := b.follow(back)
+	assertStatus(t, p, http.StatusServiceUnavailable)
+	assertContains(t, p, "Cannot reach the identity provider")
+	// The next sign-in works.
+	b.signIn("alice@demo.test", "alice-password")
+	assertContains(t, b.get("/token_details"), "alice@demo.test")
+}
+
+// An identity provider that is down at start-up: the app starts, sign-in
+// shows a clear error until the provider is back.
+func TestIdentityProviderDownAtStartUp(t *testing.T) {
+	env := newTestEnv(t)
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointOpenIDConfiguration, Status: http.StatusServiceUnavailable, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b := env.newBrowser()
+	for _, path := range []string{"/login", "/graph"} {
+		p := b.get(path)
+		assertStatus(t, p, http.StatusServiceUnavailable)
+		assertContains(t, p, "Cannot reach the identity provider")
+	}
+	b.signIn("alice@demo.test", "alice-password")
+	assertContains(t, b.get("/graph"), "Alice Smith")
+}
+
+// Every response carries the security headers; a 404 is a page in the layout.
+func TestSecurityHeadersAndNotFound(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	for _, path := range []string{"/", "/login", "/graph", "/nope", "/static/style.css", "/auth/redirect"} {
+		p := b.get(path)
+		for header, want := range map[string]string{
+			"Content-Security-Policy":   "default-src 'none'",
+			"Strict-Transport-Security": "max-age=",
+			"X-Content-Type-Options":    "nosniff",
+			"X-Frame-Options":           "DENY",
+			"Referrer-Policy":           "no-referrer",
+		} {
+			if !strings.Contains(p.header.Get(header), want) {
+				t.Errorf("%s: %s = %q", path, header, p.header.Get(header))
+			}
+		}
+	}
+	nf := b.get("/nope")
+	assertStatus(t, nf, http.StatusNotFound)
+	assertContains(t, nf, "Page not found")
+	assertContains(t, nf, `<link rel="stylesheet" href="/static/style.css">`)
+}

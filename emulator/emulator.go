@@ -1,0 +1,430 @@
+// Package emulator is a local, offline stand-in for Microsoft Entra ID's v2.0
+// endpoints and Microsoft Graph's /v1.0/me, so the whole sign-in flow of the
+// web app (and its tests) can run against the real MSAL Go client over HTTPS
+// without a Microsoft tenant.
+//
+// It is a development tool, not Microsoft: it signs tokens with its own key,
+// keeps all state in memory and says so on every page it renders.
+package emulator
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// DefaultTenant is the tenant ID of the emulator's demo tenant.
+	DefaultTenant = "c0ffee00-0000-4000-a000-000000000001"
+	// DemoClientID is the application (client) ID of the one registered app.
+	DemoClientID = "c0ffee00-0000-4000-a000-000000000002"
+	// DemoClientSecret is the registered app's client secret. It is public on
+	// purpose: the emulator is for development only.
+	DemoClientSecret = "demo-client-secret-not-for-production"
+	// GraphResourceID is Microsoft Graph's application ID, the `aud` of the
+	// Graph access tokens the emulator issues (Entra uses this or
+	// https://graph.microsoft.com).
+	GraphResourceID = "00000003-0000-0000-c000-000000000000"
+)
+
+// DemoRedirectURIs are the redirect URIs registered by default: the ones the
+// web app's demo configuration uses.
+var DemoRedirectURIs = []string{
+	"https://localhost:5000/auth/redirect",
+	"https://127.0.0.1:5000/auth/redirect",
+}
+
+// Endpoint names, used as Fault.Endpoint.
+const (
+	EndpointAuthorize           = "authorize"
+	EndpointToken               = "token"
+	EndpointLogout              = "logout"
+	EndpointGraph               = "graph"
+	EndpointOpenIDConfiguration = "openid_configuration"
+	EndpointKeys                = "keys"
+)
+
+// Stats keys (see Emulator.Stats).
+const (
+	StatOpenIDConfiguration    = "openid_configuration"
+	StatKeys                   = "keys"
+	StatAuthorize              = "authorize"
+	StatToken                  = "token"
+	StatTokenAuthorizationCode = "token_authorization_code"
+	StatTokenRefreshToken      = "token_refresh_token"
+	StatLogout                 = "logout"
+	StatGraphMe                = "graph_me"
+	// StatSignIns counts successful interactive sign-ins (the form accepted
+	// the password), StatCodesIssued every authorization code handed out
+	// (sign-ins plus silent prompt=none answers), StatFaults every request
+	// answered or delayed by an injected fault.
+	StatSignIns     = "sign_ins"
+	StatCodesIssued = "codes_issued"
+	StatFaults      = "faults_applied"
+)
+
+var statKeys = []string{
+	StatOpenIDConfiguration, StatKeys, StatAuthorize, StatToken,
+	StatTokenAuthorizationCode, StatTokenRefreshToken, StatLogout, StatGraphMe,
+	StatSignIns, StatCodesIssued, StatFaults,
+}
+
+// Config configures an Emulator. The zero value is the demo configuration.
+type Config struct {
+	Tenant          string        // default DefaultTenant; stored in lower case, as MSAL lower-cases the authority
+	ClientID        string        // default DemoClientID
+	ClientSecret    string        // default DemoClientSecret
+	RedirectURIs    []string      // default DemoRedirectURIs (also when empty)
+	Users           []User        // nil = DefaultUsers(); a non-nil empty list is an error
+	AccessTokenTTL  time.Duration // default 1h
+	IDTokenTTL      time.Duration // default 1h
+	RefreshTokenTTL time.Duration // default 24h; also the lifetime of the emulator's browser session
+	CodeTTL         time.Duration // default 10m
+	TokenPadding    bool          // pad access and ID tokens to 1.5-2.5 KB each, as Entra's are
+	Logger          *slog.Logger  // request log; nil = discard
+	// Now is the clock used for every expiry decision and token timestamp;
+	// nil = time.Now. Tests move it forward to expire codes and tokens.
+	Now func() time.Time
+	// SigningKey is the RSA key tokens are signed with; nil = a fresh
+	// 2048-bit key. Tests that start many emulators share one to save time.
+	SigningKey *rsa.PrivateKey
+}
+
+// Emulator is a running emulator's state. It is safe for concurrent use.
+type Emulator struct {
+	tenant       string
+	clientID     string
+	clientSecret string
+	users        []User           // in configuration order, OIDs filled in
+	byUsername   map[string]*User // lower-case username -> user
+	byOID        map[string]*User
+	defaultUsers bool // the demo accounts are in use, so pages may list their passwords
+	accessTTL    time.Duration
+	idTTL        time.Duration
+	refreshTTL   time.Duration
+	codeTTL      time.Duration
+	padding      bool
+	log          *slog.Logger
+	now          func() time.Time
+	signer       *signer
+	sealer       cipher.AEAD // seals refresh tokens, which carry their own state
+	pages        map[string]*template.Template
+	handler      http.Handler
+
+	redirectMu   sync.RWMutex
+	redirectURIs []string
+
+	// mu guards the sign-in state. Hold it only for map look-ups and
+	// updates: tokens are signed outside it.
+	mu        sync.Mutex
+	codes     map[string]*authCode
+	sessions  map[string]*browserSession
+	revoked   map[string]revocation // lower-case username -> latest revocation
+	lastPurge time.Time
+
+	faultMu sync.Mutex
+	faults  []*activeFault
+
+	statsMu sync.Mutex
+	stats   map[string]int64
+
+	issuedMu sync.Mutex
+	issued   []string
+}
+
+// revocation records RevokeRefreshTokens for one user: refresh tokens carry
+// the generation they were issued in, so older ones are refused.
+type revocation struct {
+	generation int
+	at         time.Time
+}
+
+// New validates cfg, fills in the defaults and returns a ready emulator.
+func New(cfg Config) (*Emulator, error) {
+	e := &Emulator{
+		tenant:       strings.ToLower(strings.TrimSpace(cfg.Tenant)),
+		clientID:     strings.TrimSpace(cfg.ClientID),
+		clientSecret: cfg.ClientSecret,
+		accessTTL:    cfg.AccessTokenTTL,
+		idTTL:        cfg.IDTokenTTL,
+		refreshTTL:   cfg.RefreshTokenTTL,
+		codeTTL:      cfg.CodeTTL,
+		padding:      cfg.TokenPadding,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		codes:        make(map[string]*authCode),
+		sessions:     make(map[string]*browserSession),
+		revoked:      make(map[string]revocation),
+		stats:        make(map[string]int64),
+	}
+	if e.tenant == "" {
+		e.tenant = DefaultTenant
+	}
+	if !tenantPattern.MatchString(e.tenant) {
+		return nil, fmt.Errorf("emulator: tenant %q is not a GUID or domain name", cfg.Tenant)
+	}
+	if e.clientID == "" {
+		e.clientID = DemoClientID
+	}
+	if strings.ContainsAny(e.clientID, "/?#& ") {
+		return nil, fmt.Errorf("emulator: client ID %q contains characters not allowed in an app ID", e.clientID)
+	}
+	if e.clientSecret == "" {
+		e.clientSecret = DemoClientSecret
+	}
+	for _, ttl := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"AccessTokenTTL", &e.accessTTL, time.Hour},
+		{"IDTokenTTL", &e.idTTL, time.Hour},
+		{"RefreshTokenTTL", &e.refreshTTL, 24 * time.Hour},
+		{"CodeTTL", &e.codeTTL, 10 * time.Minute},
+	} {
+		switch {
+		case *ttl.v == 0:
+			*ttl.v = ttl.def
+		case *ttl.v < time.Second:
+			return nil, fmt.Errorf("emulator: %s must be at least 1s, got %v", ttl.name, *ttl.v)
+		}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+
+	redirects := cfg.RedirectURIs
+	if len(redirects) == 0 {
+		redirects = DemoRedirectURIs
+	}
+	for _, u := range redirects {
+		if err := validateRedirectURI(u); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+		if !slices.Contains(e.redirectURIs, u) {
+			e.redirectURIs = append(e.redirectURIs, u)
+		}
+	}
+
+	users := cfg.Users
+	if users == nil {
+		users = DefaultUsers()
+		e.defaultUsers = true
+	}
+	users, err := prepareUsers(users)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	e.users = users
+	e.byUsername = make(map[string]*User, len(users))
+	e.byOID = make(map[string]*User, len(users))
+	for i := range e.users {
+		u := &e.users[i]
+		e.byUsername[strings.ToLower(u.Username)] = u
+		e.byOID[u.OID] = u
+	}
+
+	key := cfg.SigningKey
+	if key == nil {
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("emulator: generate signing key: %w", err)
+		}
+	}
+	if e.signer, err = newSigner(key, time.Now()); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	sealKey := make([]byte, 32)
+	rand.Read(sealKey)
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if e.sealer, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if e.pages, err = parsePages(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	e.handler = e.routes()
+	return e, nil
+}
+
+// tenantPattern accepts a tenant ID (GUID) or a domain-like tenant name: it
+// becomes a path segment and part of every URL, so nothing else is allowed.
+var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,253}$`)
+
+// validateRedirectURI applies Entra's rules for web redirect URIs: absolute,
+// no fragment, https, except http for a loopback host during development.
+func validateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("redirect URI %q is not an absolute URL", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("redirect URI %q must not contain a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("redirect URI %q uses http: only https, or http on localhost/127.0.0.1/[::1], is allowed", raw)
+	default:
+		return fmt.Errorf("redirect URI %q must use https (or http on a loopback host)", raw)
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Handler returns the emulator's HTTP handler: every endpoint, wrapped in
+// the one-line-per-request log.
+func (e *Emulator) Handler() http.Handler { return e.handler }
+
+// Tenant returns the tenant ID, as it appears in every path.
+func (e *Emulator) Tenant() string { return e.tenant }
+
+// ClientID returns the registered app's client ID.
+func (e *Emulator) ClientID() string { return e.clientID }
+
+// Authority returns the authority URL MSAL needs for an emulator served at
+// baseURL, e.g. https://localhost:5001/<tenant>.
+func (e *Emulator) Authority(baseURL string) string {
+	return strings.TrimRight(baseURL, "/") + "/" + e.tenant
+}
+
+// AddRedirectURI registers one more redirect URI, for tests whose app URL is
+// known only once its listener exists. It panics if uri is not a valid web
+// redirect URI (absolute https, or http on a loopback host), like
+// regexp.MustCompile: that is a bug in the calling test.
+func (e *Emulator) AddRedirectURI(uri string) {
+	if err := validateRedirectURI(uri); err != nil {
+		panic("emulator: AddRedirectURI: " + err.Error())
+	}
+	e.redirectMu.Lock()
+	defer e.redirectMu.Unlock()
+	if !slices.Contains(e.redirectURIs, uri) {
+		e.redirectURIs = append(e.redirectURIs, uri)
+	}
+}
+
+// RedirectURIs returns the registered redirect URIs.
+func (e *Emulator) RedirectURIs() []string {
+	e.redirectMu.RLock()
+	defer e.redirectMu.RUnlock()
+	return slices.Clone(e.redirectURIs)
+}
+
+func (e *Emulator) isRegisteredRedirect(uri string) bool {
+	e.redirectMu.RLock()
+	defer e.redirectMu.RUnlock()
+	return slices.Contains(e.redirectURIs, uri)
+}
+
+// Users returns copies of the emulator's accounts, with their OIDs.
+func (e *Emulator) Users() []User {
+	out := make([]User, len(e.users))
+	for i, u := range e.users {
+		u.Roles = slices.Clone(u.Roles)
+		out[i] = u
+	}
+	return out
+}
+
+// Stats returns request counts per endpoint. Keys: "openid_configuration",
+// "keys", "authorize", "token", "token_authorization_code",
+// "token_refresh_token", "logout", "graph_me", plus "sign_ins",
+// "codes_issued" and "faults_applied". Every key is present, zero or not.
+func (e *Emulator) Stats() map[string]int64 {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	out := make(map[string]int64, len(statKeys))
+	for _, k := range statKeys {
+		out[k] = e.stats[k]
+	}
+	return out
+}
+
+// ResetStats sets every count back to zero.
+func (e *Emulator) ResetStats() {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	clear(e.stats)
+}
+
+func (e *Emulator) count(key string) {
+	e.statsMu.Lock()
+	e.stats[key]++
+	e.statsMu.Unlock()
+}
+
+// RevokeRefreshTokens makes every refresh token issued so far to username
+// invalid: later refresh grants get AADSTS50173, as after a password reset
+// or an admin's "revoke sessions" in Entra. Tokens issued afterwards work.
+func (e *Emulator) RevokeRefreshTokens(username string) error {
+	u := e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+	if u == nil {
+		return fmt.Errorf("emulator: no user %q", username)
+	}
+	key := strings.ToLower(u.Username)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.revoked[key]
+	e.revoked[key] = revocation{generation: r.generation + 1, at: e.now()}
+	return nil
+}
+
+// issuedLimit bounds IssuedValues' memory over long benchmark runs.
+const issuedLimit = 10000
+
+// IssuedValues returns every authorization code, access, ID and refresh
+// token issued so far (the most recent 10,000 on long runs), so tests can
+// scan logs for leaked secrets.
+func (e *Emulator) IssuedValues() []string {
+	e.issuedMu.Lock()
+	defer e.issuedMu.Unlock()
+	if len(e.issued) > issuedLimit {
+		return slices.Clone(e.issued[len(e.issued)-issuedLimit:])
+	}
+	return slices.Clone(e.issued)
+}
+
+func (e *Emulator) recordIssued(values ...string) {
+	e.issuedMu.Lock()
+	defer e.issuedMu.Unlock()
+	for _, v := range values {
+		if v != "" {
+			e.issued = append(e.issued, v)
+		}
+	}
+	// Trim in batches so recording stays amortised O(1).
+	if len(e.issued) > 2*issuedLimit {
+		e.issued = slices.Clone(e.issued[len(e.issued)-issuedLimit:])
+	}
+}
+
+// errNoUsers is returned for an explicitly empty users list.
+var errNoUsers = errors.New("the users list is empty: configure at least one account")

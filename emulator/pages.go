@@ -1,0 +1,194 @@
+// HTML pages: parsing the embedded templates and rendering them safely.
+
+package emulator
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/emulator.css
+var stylesheet []byte
+
+var pageNames = []string{"signin", "error", "signed_out", "form_post", "index"}
+
+// parsePages parses each page together with the layout, once, at New.
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{"join": strings.Join}
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// page holds what the layout needs.
+type page struct {
+	Title  string
+	Tenant string
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a clean 500 instead of half a page, and sets strict headers: the pages
+// load nothing but the emulator's own stylesheet and run no script.
+func (e *Emulator) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := e.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		e.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error rendering an emulator page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func handleCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(stylesheet)
+}
+
+type signInError struct {
+	UserMessage string
+	Description string // "AADSTSnnnn: ..."
+}
+
+type signInPage struct {
+	page
+	Action   string // the authorize URL with the original query string
+	Username string
+	ClientID string
+	Scopes   []string
+	Error    *signInError
+	Accounts []User // listed only for the well-known demo accounts
+}
+
+// renderSignIn shows the sign-in form, with an error after a failed try.
+// Entra answers a failed password with the form again (HTTP 200), not an
+// error status.
+func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest, username string, fail *aadError) {
+	data := signInPage{
+		page:     page{Title: "Sign in", Tenant: e.tenant},
+		Action:   r.URL.Path + "?" + r.URL.RawQuery,
+		Username: username,
+		ClientID: req.clientID,
+		Scopes:   strings.Fields(req.scope),
+	}
+	if fail != nil {
+		msg := "Your account or password is incorrect."
+		if fail.code == 50034 {
+			msg = "We couldn’t find an account with that username."
+		}
+		data.Error = &signInError{UserMessage: msg, Description: fail.description()}
+	}
+	if e.defaultUsers {
+		data.Accounts = e.users
+	}
+	e.render(w, http.StatusOK, "signin", data)
+}
+
+type errorPage struct {
+	page
+	Status      int
+	Description string
+	Trace       trace
+	Hint        string
+}
+
+// renderError shows an error that must not be sent to the app.
+func (e *Emulator) renderError(w http.ResponseWriter, r *http.Request, status int, a aadError) {
+	data := errorPage{
+		page:        page{Title: "Sign-in error", Tenant: e.tenant},
+		Status:      status,
+		Description: a.description(),
+		Trace:       e.newTrace(r),
+	}
+	switch a.code {
+	case 50011, 700016, 900971, 900144:
+		data.Hint = "This error is shown here rather than sent back to the app because the app’s client ID or redirect URI could not be trusted, just as Entra ID does."
+	}
+	e.render(w, status, "error", data)
+}
+
+type signedOutPage struct {
+	page
+	Rejected string // a post_logout_redirect_uri the emulator would not follow
+}
+
+func (e *Emulator) renderSignedOut(w http.ResponseWriter, r *http.Request, rejected string) {
+	e.render(w, http.StatusOK, "signed_out", signedOutPage{
+		page:     page{Title: "Signed out", Tenant: e.tenant},
+		Rejected: rejected,
+	})
+}
+
+type formField struct{ Name, Value string }
+
+type formPostPage struct {
+	page
+	Action string
+	Fields []formField
+}
+
+// renderFormPost delivers a response with response_mode=form_post. Without
+// script the user presses Continue.
+func (e *Emulator) renderFormPost(w http.ResponseWriter, r *http.Request, action string, params url.Values) {
+	data := formPostPage{page: page{Title: "Continue", Tenant: e.tenant}, Action: action}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range params[k] {
+			data.Fields = append(data.Fields, formField{k, v})
+		}
+	}
+	e.render(w, http.StatusOK, "form_post", data)
+}
+
+type indexPage struct {
+	page
+	Authority     string
+	ClientID      string
+	RedirectURIs  []string
+	Discovery     string
+	GraphMe       string
+	Accounts      []User
+	ShowPasswords bool
+}
+
+func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
+	authority := e.Authority(baseURL(r))
+	e.render(w, http.StatusOK, "index", indexPage{
+		page:          page{Title: "About", Tenant: e.tenant},
+		Authority:     authority,
+		ClientID:      e.clientID,
+		RedirectURIs:  e.RedirectURIs(),
+		Discovery:     authority + "/v2.0/.well-known/openid-configuration",
+		GraphMe:       baseURL(r) + "/v1.0/me",
+		Accounts:      e.users,
+		ShowPasswords: e.defaultUsers,
+	})
+}

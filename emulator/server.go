@@ -1,0 +1,194 @@
+// Routes, middleware and the metadata endpoints (discovery document, JWKS).
+
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func (e *Emulator) routes() http.Handler {
+	mux := http.NewServeMux()
+	// The paths are Entra's v2.0 endpoint paths, so an authority of
+	// https://{emulator}/{tenant} works unchanged with MSAL and OIDC libraries.
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", e.handleOpenIDConfiguration)
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", e.handleKeys)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", e.handleAuthorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/authorize", e.handleAuthorize)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", e.handleToken)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/token", e.handleTokenGet)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", e.handleLogout)
+	// Microsoft Graph, served from the same host.
+	mux.HandleFunc("GET /v1.0/me", e.handleGraphMe)
+	// The emulator's own pages and controls.
+	mux.HandleFunc("GET /{$}", e.handleIndex)
+	mux.HandleFunc("GET /emulator/static/emulator.css", handleCSS)
+	mux.HandleFunc("GET /emulator/stats", e.handleStats)
+	mux.HandleFunc("GET /emulator/faults", e.handleListFaults)
+	mux.HandleFunc("POST /emulator/faults", e.handlePostFault)
+	mux.HandleFunc("DELETE /emulator/faults", e.handleClearFaults)
+	return e.logRequests(e.recoverPanic(mux))
+}
+
+// statusWriter remembers the status code for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests writes one line per request: method, path, status, duration.
+// The path is logged without its query string, and nothing else about the
+// request is, so codes, tokens, passwords and secrets never reach the log.
+func (e *Emulator) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+			if r.Context().Err() != nil {
+				// The client went away before an answer (e.g. during an
+				// injected delay); 499 is nginx's "client closed request".
+				status = 499
+			}
+		}
+		e.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// recoverPanic turns a panic in a handler into a logged 500.
+func (e *Emulator) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				e.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				w.Header().Set("Connection", "close")
+				http.Error(w, "internal error in the Entra ID emulator", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// begin counts a request to an endpoint and applies any injected fault. It
+// returns false when the fault has answered (or the client went away).
+func (e *Emulator) begin(w http.ResponseWriter, r *http.Request, stat, endpoint string) bool {
+	e.count(stat)
+	return e.applyFault(w, r, endpoint)
+}
+
+func (e *Emulator) tenantOK(r *http.Request) bool {
+	return strings.EqualFold(r.PathValue("tenant"), e.tenant)
+}
+
+// baseURL is the emulator's origin as the client reached it. Every URL the
+// emulator hands out uses it, because MSAL requires the issuer's host to be
+// the authority's host.
+func baseURL(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (e *Emulator) issuer(r *http.Request) string {
+	return baseURL(r) + "/" + e.tenant + "/v2.0"
+}
+
+// openIDConfiguration is the discovery document, with the members Entra
+// publishes that apply to the emulator.
+type openIDConfiguration struct {
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	Issuer                            string   `json:"issuer"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	HTTPLogoutSupported               bool     `json:"http_logout_supported"`
+	FrontchannelLogoutSupported       bool     `json:"frontchannel_logout_supported"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	TenantRegionScope                 string   `json:"tenant_region_scope"`
+	CloudInstanceName                 string   `json:"cloud_instance_name"`
+	MSGraphHost                       string   `json:"msgraph_host"`
+}
+
+func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	if !e.begin(w, r, StatOpenIDConfiguration, EndpointOpenIDConfiguration) {
+		return
+	}
+	if !e.tenantOK(r) {
+		e.writeAADError(w, r, errTenantNotFound(r.PathValue("tenant")))
+		return
+	}
+	base := baseURL(r) + "/" + e.tenant
+	writeJSON(w, http.StatusOK, openIDConfiguration{
+		TokenEndpoint:                     base + "/oauth2/v2.0/token",
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
+		JWKSURI:                           base + "/discovery/v2.0/keys",
+		ResponseModesSupported:            []string{"query", "fragment", "form_post"},
+		SubjectTypesSupported:             []string{"pairwise"},
+		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
+		ResponseTypesSupported:            []string{"code"},
+		ScopesSupported:                   []string{"openid", "profile", "email", "offline_access"},
+		Issuer:                            e.issuer(r),
+		AuthorizationEndpoint:             base + "/oauth2/v2.0/authorize",
+		HTTPLogoutSupported:               true,
+		FrontchannelLogoutSupported:       true,
+		EndSessionEndpoint:                base + "/oauth2/v2.0/logout",
+		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce",
+			"preferred_username", "name", "tid", "ver", "oid", "roles", "sid", "email"},
+		GrantTypesSupported:           []string{"authorization_code", "refresh_token"},
+		CodeChallengeMethodsSupported: []string{"S256", "plain"},
+		TenantRegionScope:             "EU",
+		CloudInstanceName:             "entra-emulator.local",
+		MSGraphHost:                   r.Host,
+	})
+}
+
+func (e *Emulator) handleKeys(w http.ResponseWriter, r *http.Request) {
+	if !e.begin(w, r, StatKeys, EndpointKeys) {
+		return
+	}
+	if !e.tenantOK(r) {
+		e.writeAADError(w, r, errTenantNotFound(r.PathValue("tenant")))
+		return
+	}
+	writeJSON(w, http.StatusOK, e.signer.jwks(e.issuer(r)))
+}

@@ -1,0 +1,165 @@
+package identity_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/identity"
+)
+
+const redirectURI = "https://app.test/auth/redirect"
+
+// clock is a time source the test moves forward, shared by the emulator and
+// the identity client so that both agree on when tokens expire.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emulator, *httptest.Server, *clock) {
+	t.Helper()
+	clk := &clock{}
+	cfg.RedirectURIs = []string{redirectURI}
+	cfg.Now = clk.now
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	id, err := identity.New(identity.Config{
+		Authority:    emu.Authority(srv.URL),
+		ClientID:     emulator.DemoClientID,
+		ClientSecret: emulator.DemoClientSecret,
+		RedirectURI:  redirectURI,
+		Scopes:       []string{"User.Read"},
+		HTTPClient:   srv.Client(),
+		Now:          clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, emu, srv, clk
+}
+
+// signIn runs the whole flow with the emulator's form and returns the session.
+func signIn(t *testing.T, id *identity.Client, srv *httptest.Server, username, password string) *identity.UserSession {
+	t.Helper()
+	ctx := context.Background()
+	s := &identity.UserSession{}
+	authURL, err := id.StartSignIn(ctx, s, "/graph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(authURL, url.Values{"loginfmt": {username}, "passwd": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
+		t.Fatalf("emulator answered %d, Location %v", resp.StatusCode, loc)
+	}
+	next, err := id.CompleteSignIn(ctx, s, loc.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "/graph" || !s.SignedIn() || len(s.Flows) != 0 {
+		t.Fatalf("after sign-in: next %q, signed in %v, %d flows left", next, s.SignedIn(), len(s.Flows))
+	}
+	return s
+}
+
+// An expired ID token is renewed silently: the refresh brings a new ID token
+// whose claims replace the old ones, and the user stays signed in.
+func TestEnsureFreshRenewsExpiredIDToken(t *testing.T) {
+	id, emu, srv, clk := setup(t, emulator.Config{IDTokenTTL: 10 * time.Minute, AccessTokenTTL: 2 * time.Minute})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	oldExp, _ := s.Claims.Time("exp")
+
+	if err := id.EnsureFresh(context.Background(), s); err != nil {
+		t.Fatalf("fresh ID token: %v", err)
+	}
+	if n := emu.Stats()[emulator.StatTokenRefreshToken]; n != 0 {
+		t.Fatalf("a fresh ID token caused %d refreshes", n)
+	}
+
+	clk.advance(20 * time.Minute)
+	if err := id.EnsureFresh(context.Background(), s); err != nil {
+		t.Fatalf("expired ID token was not renewed: %v", err)
+	}
+	newExp, _ := s.Claims.Time("exp")
+	if !newExp.After(oldExp) || !s.SignedIn() {
+		t.Fatalf("claims not renewed: exp %v -> %v", oldExp, newExp)
+	}
+	if n := emu.Stats()[emulator.StatTokenRefreshToken]; n != 1 {
+		t.Fatalf("%d refreshes, want 1", n)
+	}
+}
+
+// Once the refresh token is revoked, an expired ID token signs the user out.
+func TestEnsureFreshSignsOutWhenRefreshFails(t *testing.T) {
+	id, emu, srv, clk := setup(t, emulator.Config{IDTokenTTL: 10 * time.Minute, AccessTokenTTL: 2 * time.Minute})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	if err := emu.RevokeRefreshTokens("alice@demo.test"); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(20 * time.Minute)
+	err := id.EnsureFresh(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), identity.ErrInteractionRequired.Error()) {
+		t.Fatalf("EnsureFresh: %v", err)
+	}
+	if s.SignedIn() || len(s.TokenCache) != 0 {
+		t.Fatal("the session still holds the user")
+	}
+}
+
+// Two sessions never see each other's tokens, even when their operations
+// interleave: each operation has its own MSAL client.
+func TestSessionsStayIsolated(t *testing.T) {
+	id, _, srv, _ := setup(t, emulator.Config{})
+	alice := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	admin := signIn(t, id, srv, "admin@demo.test", "admin-password")
+	ctx := context.Background()
+	for range 3 {
+		for _, s := range []*identity.UserSession{alice, admin} {
+			tok, err := id.AcquireToken(ctx, s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tok.FromCache {
+				t.Error("a cached token was fetched again")
+			}
+		}
+	}
+	empty := &identity.UserSession{}
+	if _, err := id.AcquireToken(ctx, empty, nil); err != identity.ErrInteractionRequired {
+		t.Fatalf("signed-out session: %v", err)
+	}
+	if strings.Contains(string(alice.TokenCache), admin.HomeAccountID) || strings.Contains(string(admin.TokenCache), alice.HomeAccountID) {
+		t.Fatal("a session's token cache holds another user's account")
+	}
+}
+
+func TestLogoutURL(t *testing.T) {
+	id, emu, srv, _ := setup(t, emulator.Config{})
+	got, err := id.LogoutURL(context.Background(), "https://app.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := emu.Authority(srv.URL) + "/oauth2/v2.0/logout?post_logout_redirect_uri=https%3A%2F%2Fapp.test%2F"
+	if got != want {
+		t.Fatalf("LogoutURL = %s, want %s", got, want)
+	}
+}

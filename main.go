@@ -1,0 +1,301 @@
+// Command ms-identity-go-webapp is a web app that signs users in with
+// Microsoft Entra ID, calls Microsoft Graph and gates a page on an app role.
+// It is the Go port of Microsoft's Python Flask sign-in samples.
+//
+// Run it with ./run.dev.sh (your tenant, settings from .env) or
+// ./run.dev.sh --demo (the local Entra ID emulator, no tenant needed).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/identity"
+)
+
+// files holds the templates and static files, built into the binary. The
+// embed directive lives here because embed cannot reach a parent directory.
+//
+//go:embed templates static
+var files embed.FS
+
+func main() {
+	demo := flag.Bool("demo", false, "sign in against the local Entra ID emulator, started in this process (no tenant needed)")
+	emulatorAddr := flag.String("emulator-addr", "127.0.0.1:5001", "address of the emulator in -demo mode (loopback)")
+	flag.Parse()
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := run(ctx, logger, *demo, *emulatorAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run loads the configuration, builds the app and serves it until ctx ends.
+func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr string) error {
+	// .env is optional: the environment may already hold the settings. Values
+	// already in the environment win over .env, as with python-dotenv.
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf(".env: %w", err)
+	}
+	getenv := os.Getenv
+	if demo {
+		getenv = demoEnv(os.Getenv, emulatorAddr)
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return fmt.Errorf("loading the HTTPS certificate (TLS_CERT=%s, TLS_KEY=%s): %w; create one with ssl/generate-local-cert.sh",
+			cfg.TLSCert, cfg.TLSKey, err)
+	}
+
+	outbound, err := outboundClient(demo, cfg.TLSCert)
+	if err != nil {
+		return err
+	}
+	if demo {
+		emu, err := startEmulator(ctx, logger, emulatorAddr, cert, cfg.RedirectURI)
+		if err != nil {
+			return err
+		}
+		printDemo(emu, cfg)
+	}
+
+	app, err := buildApp(ctx, cfg, logger, outbound, demo)
+	if err != nil {
+		return err
+	}
+
+	srv := newServer(fmt.Sprintf("127.0.0.1:%d", cfg.Port), app.Routes(), cert, logger)
+	fmt.Printf("Listening on https://localhost:%d (redirect URI %s)\n", cfg.Port, cfg.RedirectURI)
+	for _, p := range cfg.Problems {
+		fmt.Println("Configuration needed:", p)
+	}
+	return serve(ctx, srv, logger)
+}
+
+// buildApp wires the configuration into the app's handlers.
+func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.Client, demo bool) (*handlers.Application, error) {
+	opts := handlers.Options{
+		Logger:                logger,
+		Files:                 files,
+		GraphClient:           outbound,
+		GraphEndpoint:         cfg.GraphEndpoint,
+		GraphTimeout:          cfg.GraphTimeout,
+		AdminRole:             cfg.AdminRole,
+		RedirectPath:          cfg.RedirectPath(),
+		PostLogoutRedirectURI: cfg.Origin() + "/",
+		ConfigProblems:        cfg.Problems,
+		Demo:                  demo,
+	}
+	if len(cfg.Problems) == 0 {
+		id, err := identity.New(identity.Config{
+			Authority:    cfg.Authority,
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			RedirectURI:  cfg.RedirectURI,
+			Scopes:       cfg.Scopes,
+			HTTPClient:   outbound,
+		})
+		if err != nil {
+			return nil, err
+		}
+		store, err := newSessionStore(ctx, cfg, logger)
+		if err != nil {
+			return nil, err
+		}
+		opts.Identity, opts.Sessions = id, store
+	}
+	return handlers.New(opts)
+}
+
+// newSessionStore opens the configured session store and, for files,
+// starts the clean-up of expired sessions.
+func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*handlers.SessionStore, error) {
+	store, err := handlers.NewFilesystemSessionStore(cfg.SessionDir, cfg.SessionSecret)
+	if err != nil {
+		return nil, err
+	}
+	go cleanSessions(ctx, cfg.SessionDir, logger)
+	return store, nil
+}
+
+// cleanSessions deletes expired session files at start-up and every hour.
+func cleanSessions(ctx context.Context, dir string, logger *slog.Logger) {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	for {
+		if n, err := handlers.CleanSessionFiles(dir, time.Now()); err != nil {
+			logger.Warn("cleaning expired sessions", "dir", dir, "err", err)
+		} else if n > 0 {
+			logger.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// outboundClient is the HTTP client for Entra ID and Graph. It trusts the
+// system's roots (and SSL_CERT_FILE, as Go does); in demo mode also the local
+// certificate, which the emulator serves.
+func outboundClient(demo bool, certFile string) (*http.Client, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64 // Graph and the token endpoint are the same few hosts
+	if demo {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+}
+
+// newServer returns the HTTPS server with timeouts that keep slow clients
+// from holding connections, and modern TLS settings.
+func newServer(addr string, h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:    addr,
+		Handler: h,
+		TLSConfig: &tls.Config{
+			Certificates:     []tls.Certificate{cert},
+			MinVersion:       tls.VersionTLS12,
+			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
+		},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// Long enough for a token refresh plus a Graph call at their timeouts.
+		WriteTimeout:   45 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// serve runs srv until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// demoEnv overrides the identity settings so the app signs in against the
+// local emulator; the other settings (PORT, TLS_CERT, ...) still apply.
+func demoEnv(getenv func(string) string, emulatorAddr string) func(string) string {
+	_, port, _ := net.SplitHostPort(emulatorAddr)
+	base := "https://localhost:" + port
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	demo := map[string]string{
+		"AUTHORITY":      base + "/" + emulator.DefaultTenant,
+		"CLIENT_ID":      emulator.DemoClientID,
+		"CLIENT_SECRET":  emulator.DemoClientSecret,
+		"GRAPH_ENDPOINT": base + "/v1.0/me",
+		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
+		"SCOPE":          "User.Read",
+	}
+	return func(name string) string {
+		if v, ok := demo[name]; ok {
+			return v
+		}
+		if name == "TENANT_ID" {
+			return ""
+		}
+		return getenv(name)
+	}
+}
+
+// startEmulator serves the Entra ID emulator on addr over HTTPS with the
+// app's certificate, until ctx ends.
+func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI string) (*emulator.Emulator, error) {
+	emu, err := emulator.New(emulator.Config{
+		RedirectURIs: append([]string{redirectURI}, emulator.DemoRedirectURIs...),
+		Logger:       logger.With("component", "emulator"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	srv := newServer(addr, emu.Handler(), cert, logger)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("emulator stopped", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+	}()
+	return emu, nil
+}
+
+func printDemo(emu *emulator.Emulator, cfg Config) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Demo mode: signing in against the local Entra ID emulator (not Microsoft) at %s\n", cfg.Authority)
+	fmt.Fprintf(&b, "Open https://localhost:%d and sign in with one of these demo accounts:\n", cfg.Port)
+	for _, u := range emu.Users() {
+		roles := "no app role"
+		if len(u.Roles) > 0 {
+			roles = "app roles: " + strings.Join(u.Roles, ", ")
+		}
+		fmt.Fprintf(&b, "  %-20s password %-16s (%s)\n", u.Username, u.Password, roles)
+	}
+	fmt.Print(b.String())
+}
