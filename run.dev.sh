@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 if ! command -v go >/dev/null; then
-  echo "Go is not installed: get it from https://go.dev/dl/ (1.24 or newer)." >&2
+  echo "Go is not installed: get it from https://go.dev/dl/ (1.25 or newer)." >&2
   exit 1
 fi
 

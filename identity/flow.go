@@ -202,7 +202,9 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 	}
 	account, err := app.Account(ctx, s.HomeAccountID)
 	if err != nil {
-		return Token{}, err
+		// The stored cache cannot be read (corrupted, or written by an
+		// incompatible MSAL version): only a new sign-in can replace it.
+		return Token{}, fmt.Errorf("%w: reading the token cache: %v", ErrInteractionRequired, err)
 	}
 	if account.HomeAccountID == "" {
 		return Token{}, ErrInteractionRequired

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -161,5 +162,16 @@ func TestLogoutURL(t *testing.T) {
 	want := emu.Authority(srv.URL) + "/oauth2/v2.0/logout?post_logout_redirect_uri=https%3A%2F%2Fapp.test%2F"
 	if got != want {
 		t.Fatalf("LogoutURL = %s, want %s", got, want)
+	}
+}
+
+// A token cache that cannot be read means signing in again, not a 500.
+func TestCorruptTokenCacheNeedsSignIn(t *testing.T) {
+	id, _, srv, _ := setup(t, emulator.Config{})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	s.TokenCache = []byte("{not json")
+	_, err := id.AcquireToken(context.Background(), s, nil)
+	if !errors.Is(err, identity.ErrInteractionRequired) {
+		t.Fatalf("AcquireToken with a corrupt cache: %v", err)
 	}
 }
