@@ -173,7 +173,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.count(StatSignIns)
-	s := e.newSession(w, u.Username)
+	s := e.newSession(w, r, u.Username)
 	e.issueCode(w, r, req, s)
 }
 

@@ -272,3 +272,23 @@ func TestAddRedirectURI(t *testing.T) {
 	}()
 	env.em.AddRedirectURI("http://example.com/cb")
 }
+
+func TestIndexPageAndStylesheet(t *testing.T) {
+	env := newEnv(t, nil)
+	resp := env.get(env.url("/"))
+	body := readBody(t, resp)
+	for _, want := range []string{"not Microsoft", DefaultTenant, env.em.Authority(env.srv.URL), DemoClientID,
+		DemoRedirectURIs[0], "alice@demo.test", "admin-password", "/emulator/stats"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index page lacks %q", want)
+		}
+	}
+	resp = env.get(env.url("/emulator/static/emulator.css"))
+	if css := readBody(t, resp); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || !strings.Contains(css, ".banner") {
+		t.Errorf("stylesheet: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp = env.get(env.url("/no/such/page"))
+	if readBody(t, resp); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown path: %d", resp.StatusCode)
+	}
+}

@@ -12,11 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +70,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// handshakeFilter drops the server's "TLS handshake error" lines.
+type handshakeFilter struct{ w io.Writer }
+
+func (f handshakeFilter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
 // testVerifier is RFC 7636's example verifier; testChallenge its S256.
 const testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
@@ -79,7 +91,7 @@ func s256(v string) string {
 }
 
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	em      *Emulator
 	srv     *httptest.Server
 	clock   *testClock
@@ -88,7 +100,7 @@ type testEnv struct {
 }
 
 // newEnv starts an emulator over TLS. mutate may change the config.
-func newEnv(t *testing.T, mutate func(*Config)) *testEnv {
+func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{t: t, clock: &testClock{t: time.Now()}, logs: &syncBuffer{}}
 	cfg := Config{
@@ -104,7 +116,11 @@ func newEnv(t *testing.T, mutate func(*Config)) *testEnv {
 		t.Fatalf("New: %v", err)
 	}
 	env.em = em
-	env.srv = httptest.NewTLSServer(em.Handler())
+	env.srv = httptest.NewUnstartedServer(em.Handler())
+	// Closing a server while the client transport has a connection still
+	// in its TLS handshake logs a harmless error; keep test output clean.
+	env.srv.Config.ErrorLog = log.New(handshakeFilter{os.Stderr}, "", log.LstdFlags)
+	env.srv.StartTLS()
 	t.Cleanup(env.srv.Close)
 	env.browser = env.newBrowser()
 	return env
@@ -173,7 +189,7 @@ func (env *testEnv) signIn(authURL, username, password string) *http.Response {
 }
 
 // redirectParams asserts a 302 to redirectURI and returns its query.
-func redirectParams(t *testing.T, resp *http.Response, redirectURI string) url.Values {
+func redirectParams(t testing.TB, resp *http.Response, redirectURI string) url.Values {
 	t.Helper()
 	body := readBody(t, resp)
 	if resp.StatusCode != http.StatusFound {
@@ -244,7 +260,7 @@ func (env *testEnv) tokens(username, password string) map[string]any {
 	return body
 }
 
-func decodeJSON(t *testing.T, resp *http.Response) map[string]any {
+func decodeJSON(t testing.TB, resp *http.Response) map[string]any {
 	t.Helper()
 	data := readBody(t, resp)
 	var m map[string]any
@@ -254,7 +270,7 @@ func decodeJSON(t *testing.T, resp *http.Response) map[string]any {
 	return m
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -265,7 +281,7 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 // wantAADError asserts Entra's JSON error shape with one AADSTS code.
-func wantAADError(t *testing.T, status int, body map[string]any, wantStatus int, wantErr string, wantCode int) {
+func wantAADError(t testing.TB, status int, body map[string]any, wantStatus int, wantErr string, wantCode int) {
 	t.Helper()
 	if status != wantStatus {
 		t.Errorf("status = %d, want %d (body %v)", status, wantStatus, body)
@@ -289,7 +305,7 @@ func wantAADError(t *testing.T, status int, body map[string]any, wantStatus int,
 }
 
 // wantRedirectError asserts an error sent back to the redirect URI.
-func wantRedirectError(t *testing.T, resp *http.Response, wantErr string, wantCode int, wantState string) url.Values {
+func wantRedirectError(t testing.TB, resp *http.Response, wantErr string, wantCode int, wantState string) url.Values {
 	t.Helper()
 	p := redirectParams(t, resp, DemoRedirectURIs[0])
 	if p.Get("error") != wantErr {
@@ -308,7 +324,7 @@ func wantRedirectError(t *testing.T, resp *http.Response, wantErr string, wantCo
 }
 
 // jwtClaims decodes a JWT's payload without verifying it.
-func jwtClaims(t *testing.T, token string) map[string]any {
+func jwtClaims(t testing.TB, token string) map[string]any {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {

@@ -27,6 +27,7 @@ func (e *Emulator) routes() http.Handler {
 	// The emulator's own pages and controls.
 	mux.HandleFunc("GET /{$}", e.handleIndex)
 	mux.HandleFunc("GET /emulator/static/emulator.css", handleCSS)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /emulator/stats", e.handleStats)
 	mux.HandleFunc("GET /emulator/faults", e.handleListFaults)
 	mux.HandleFunc("POST /emulator/faults", e.handlePostFault)

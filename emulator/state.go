@@ -72,20 +72,27 @@ func (e *Emulator) newCode(c *authCode) string {
 }
 
 // newSession starts an emulator browser session and sets its cookie,
-// scoped to /{tenant}/ like Entra's cookies are scoped to its host.
-func (e *Emulator) newSession(w http.ResponseWriter, username string) *browserSession {
+// scoped to /{tenant}/ like Entra's cookies are scoped to its host. A
+// session the browser already had is replaced, so a client that signs in
+// again and again holds one session, not one per sign-in.
+func (e *Emulator) newSession(w http.ResponseWriter, r *http.Request, username string) *browserSession {
 	now := e.now()
 	s := &browserSession{username: username, sid: newGUID(), authTime: now, expires: now.Add(e.refreshTTL)}
 	id := randomString(32)
 	e.mu.Lock()
 	e.purgeLocked(now)
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		delete(e.sessions, old.Value)
+	}
 	e.sessions[id] = s
 	e.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
-		Value:    id,
-		Path:     "/" + e.tenant + "/",
-		Expires:  s.expires,
+		Name:  sessionCookie,
+		Value: id,
+		Path:  "/" + e.tenant + "/",
+		// Max-Age rather than Expires: Config.Now may be a test clock far
+		// from the browser's.
+		MaxAge:   int(e.refreshTTL / time.Second),
 		Secure:   true,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,

@@ -281,6 +281,7 @@ type refreshState struct {
 	IssuedAt   int64  `json:"iat"`
 	Expires    int64  `json:"exp"`
 	Generation int    `json:"g"`
+	Pad        string `json:"p,omitempty"` // with TokenPadding, Entra-sized refresh tokens
 }
 
 const refreshPrefix = "1.AQ"
@@ -299,6 +300,10 @@ func (e *Emulator) sealRefreshToken(is issue, now time.Time) (string, error) {
 		IssuedAt:   now.Unix(),
 		Expires:    now.Add(e.refreshTTL).Unix(),
 		Generation: gen,
+	}
+	if e.padding {
+		// Entra's refresh tokens are opaque blobs of about 1.1 KB.
+		st.Pad = randomString(600)
 	}
 	plain, err := json.Marshal(st)
 	if err != nil {

@@ -1,0 +1,238 @@
+// Command entra-emulator serves the local Entra ID + Microsoft Graph
+// emulator (package emulator) over HTTPS, so the web app's sign-in flow runs
+// offline. It is a development tool, not Microsoft.
+//
+//	go run ./cmd/entra-emulator        # https://127.0.0.1:5001, the demo tenant
+//	go run ./cmd/entra-emulator -h     # every flag
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "entra-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	addr         string
+	allowRemote  bool
+	tenant       string
+	certFile     string
+	keyFile      string
+	clientID     string
+	clientSecret string
+	redirectURIs stringList
+	usersFile    string
+	accessTTL    time.Duration
+	idTTL        time.Duration
+	refreshTTL   time.Duration
+	codeTTL      time.Duration
+	padding      bool
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ", ") }
+
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("entra-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: entra-emulator [flags]\n\nServes a local Entra ID + Microsoft Graph emulator (not Microsoft) over HTTPS.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:5001", "listen `address` (loopback only, unless -allow-remote)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a non-loopback -addr (the emulator accepts anyone's sign-in: keep it off shared networks)")
+	fs.StringVar(&o.tenant, "tenant", emulator.DefaultTenant, "tenant `ID` in every path")
+	fs.StringVar(&o.certFile, "cert", "ssl/localhost.crt", "TLS certificate `file` (PEM)")
+	fs.StringVar(&o.keyFile, "key", "ssl/localhost.key", "TLS private key `file` (PEM)")
+	fs.StringVar(&o.clientID, "client-id", emulator.DemoClientID, "the registered app's client `ID`")
+	fs.StringVar(&o.clientSecret, "client-secret", emulator.DemoClientSecret, "the registered app's client `secret`")
+	fs.Var(&o.redirectURIs, "redirect-uri", "a registered redirect `URI`; repeat for several (replaces the defaults: "+strings.Join(emulator.DemoRedirectURIs, ", ")+")")
+	fs.StringVar(&o.usersFile, "users", "", "JSON `file` listing the accounts (default: alice@demo.test and admin@demo.test)")
+	fs.DurationVar(&o.accessTTL, "access-token-ttl", time.Hour, "access token lifetime")
+	fs.DurationVar(&o.idTTL, "id-token-ttl", time.Hour, "ID token lifetime")
+	fs.DurationVar(&o.refreshTTL, "refresh-token-ttl", 24*time.Hour, "refresh token (and emulator session) lifetime")
+	fs.DurationVar(&o.codeTTL, "code-ttl", 10*time.Minute, "authorization code lifetime")
+	fs.BoolVar(&o.padding, "token-padding", false, "pad access and ID tokens to Entra-like sizes (1.5-2.5 KB)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if !o.allowRemote && !isLoopback(o.addr) {
+		return fmt.Errorf("refusing to listen on %s, which is not a loopback address: the emulator signs anyone in; pass -allow-remote to do it anyway", o.addr)
+	}
+	cert, err := loadCertificate(o.certFile, o.keyFile)
+	if err != nil {
+		return err
+	}
+	var users []emulator.User // nil = the demo accounts
+	if o.usersFile != "" {
+		if users, err = emulator.LoadUsers(o.usersFile); err != nil {
+			return err
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	em, err := emulator.New(emulator.Config{
+		Tenant:          o.tenant,
+		ClientID:        o.clientID,
+		ClientSecret:    o.clientSecret,
+		RedirectURIs:    o.redirectURIs,
+		Users:           users,
+		AccessTokenTTL:  o.accessTTL,
+		IDTokenTTL:      o.idTTL,
+		RefreshTokenTTL: o.refreshTTL,
+		CodeTTL:         o.codeTTL,
+		TokenPadding:    o.padding,
+		Logger:          logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: em.Handler(),
+		TLSConfig: &tls.Config{
+			Certificates:     []tls.Certificate{cert},
+			MinVersion:       tls.VersionTLS12,
+			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
+		},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		// Long enough for injected delays ("hang for 5 s") and more.
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	printBanner(stdout, em, ln.Addr().(*net.TCPAddr), o, users == nil)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// loadCertificate loads the HTTPS certificate, explaining how to make one.
+func loadCertificate(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return cert, fmt.Errorf("no TLS certificate at %s and %s: run ssl/generate-local-cert.sh to create one", certFile, keyFile)
+	case err != nil:
+		return cert, fmt.Errorf("cannot load TLS certificate %s and key %s (%v): run ssl/generate-local-cert.sh to create a fresh pair", certFile, keyFile, err)
+	}
+	return cert, nil
+}
+
+// isLoopback reports whether addr's host is localhost or a loopback IP.
+// An empty host means every interface, so it is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// printBanner tells people how to point the app at the emulator.
+func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o options, demoUsers bool) {
+	// The development certificate covers localhost and 127.0.0.1; the web
+	// app's demo configuration uses localhost.
+	host := "localhost"
+	if !addr.IP.IsLoopback() && !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	base := fmt.Sprintf("https://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+	var b strings.Builder
+	fmt.Fprintf(&b, "Local Entra ID emulator (NOT Microsoft) listening on %s\n", net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port)))
+	fmt.Fprintf(&b, "  Authority:      %s\n", em.Authority(base))
+	fmt.Fprintf(&b, "  Client ID:      %s\n", em.ClientID())
+	if o.clientSecret == emulator.DemoClientSecret {
+		fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
+	} else {
+		fmt.Fprintf(&b, "  Client secret:  (the one given with -client-secret)\n")
+	}
+	for i, u := range em.RedirectURIs() {
+		label := "Redirect URIs:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(&b, "  %-15s %s\n", label, u)
+	}
+	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)
+	fmt.Fprintf(&b, "  About page:     %s/\n", base)
+	b.WriteString("  Accounts:\n")
+	for _, u := range em.Users() {
+		roles := "no app roles"
+		if len(u.Roles) > 0 {
+			roles = "app roles: " + strings.Join(u.Roles, ", ")
+		}
+		if demoUsers {
+			fmt.Fprintf(&b, "    %-20s password %-16s (%s)\n", u.Username, u.Password, roles)
+		} else {
+			fmt.Fprintf(&b, "    %-20s (%s)\n", u.Username, roles)
+		}
+	}
+	fmt.Fprint(w, b.String())
+}

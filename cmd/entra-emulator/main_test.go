@@ -1,0 +1,191 @@
+// Tests for the entra-emulator command: start-up, banner, shutdown and refusals.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+// syncBuffer collects output written by run's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// writeCert writes a self-signed certificate for localhost and 127.0.0.1.
+func writeCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	certFile, keyFile, pool := writeCert(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
+			"-redirect-uri", "https://localhost:7000/cb", "-redirect-uri", "https://localhost:7000/other"}, &stdout, &stderr)
+	}()
+
+	listening := regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
+	var port string
+	for deadline := time.Now().Add(5 * time.Second); port == ""; {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			port = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no banner; stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	banner := stdout.String()
+	for _, want := range []string{
+		"NOT Microsoft",
+		"https://localhost:" + port + "/" + emulator.DefaultTenant,
+		emulator.DemoClientID,
+		emulator.DemoClientSecret,
+		"https://localhost:7000/cb",
+		"https://localhost:7000/other",
+		"alice@demo.test", "alice-password", "admin@demo.test", "app roles: admin",
+	} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	if strings.Contains(banner, emulator.DemoRedirectURIs[0]) {
+		t.Error("-redirect-uri did not replace the default redirect URIs")
+	}
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://localhost:" + port + "/" + emulator.DefaultTenant + "/v2.0/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if doc["issuer"] != "https://localhost:"+port+"/"+emulator.DefaultTenant+"/v2.0" {
+		t.Errorf("issuer = %v", doc["issuer"])
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return after the context ended")
+	}
+	if !strings.Contains(stderr.String(), "path=/"+emulator.DefaultTenant+"/v2.0/.well-known/openid-configuration status=200") {
+		t.Errorf("request not logged: %s", stderr.String())
+	}
+}
+
+func TestRunRefusesBadSetups(t *testing.T) {
+	certFile, keyFile, _ := writeCert(t)
+	usersFile := filepath.Join(t.TempDir(), "users.json")
+	os.WriteFile(usersFile, []byte(`[{"username":"a@x"}]`), 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"missing certificate", []string{"-addr", "127.0.0.1:0", "-cert", "nope.crt", "-key", "nope.key"}, "ssl/generate-local-cert.sh"},
+		{"unusable certificate", []string{"-addr", "127.0.0.1:0", "-cert", usersFile, "-key", usersFile}, "ssl/generate-local-cert.sh"},
+		{"all interfaces", []string{"-addr", ":5001", "-cert", certFile, "-key", keyFile}, "-allow-remote"},
+		{"remote address", []string{"-addr", "192.0.2.1:5001", "-cert", certFile, "-key", keyFile}, "not a loopback"},
+		{"bad users file", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-users", usersFile}, "empty password"},
+		{"bad redirect URI", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-redirect-uri", "http://example.com/cb"}, "redirect URI"},
+		{"stray argument", []string{"serve"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans several lines: %q", err)
+			}
+		})
+	}
+	var usage bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &usage); !errors.Is(err, flag.ErrHelp) || !strings.Contains(usage.String(), "-redirect-uri") {
+		t.Errorf("-h: err %v, usage %q", err, usage.String())
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:5001": true, "localhost:5001": true, "[::1]:5001": true, "127.0.0.2:1": true,
+		":5001": false, "0.0.0.0:5001": false, "192.168.1.2:5001": false, "example.com:443": false, "garbage": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
