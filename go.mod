@@ -1,6 +1,6 @@
 module ms-identity-go-webapp
 
-go 1.25
+go 1.25.0
 
 require (
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1
