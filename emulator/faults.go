@@ -159,7 +159,10 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, endpoint s
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return false // the client went away: answer nothing
+			// The client went away. Abort the response rather than return:
+			// a handler that returns without writing answers an empty 200,
+			// which a client that is still there would take for a success.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if f.Status == 0 {

@@ -64,21 +64,26 @@ func (e *Emulator) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-			if r.Context().Err() != nil {
-				// The client went away before an answer (e.g. during an
-				// injected delay); 499 is nginx's "client closed request".
-				status = 499
+		// Logged in a defer, so that a response aborted with
+		// http.ErrAbortHandler (the client left during an injected delay)
+		// still gets its line.
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+				if r.Context().Err() != nil {
+					// The client went away before an answer; 499 is
+					// nginx's "client closed request".
+					status = 499
+				}
 			}
-		}
-		e.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)))
+			e.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)))
+		}()
+		next.ServeHTTP(sw, r)
 	})
 }
 
