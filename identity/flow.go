@@ -185,7 +185,8 @@ type Token struct {
 // from the user's token cache, redeeming the refresh token when the cached
 // access token is missing or within five minutes of expiry. Any new ID token
 // in the result refreshes the user's claims. It returns ErrInteractionRequired
-// when only a new sign-in can help.
+// when only a new sign-in can help. A token MSAL already found in this very
+// cache is answered from memory (see tokenMemo).
 func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []string) (Token, error) {
 	if !s.SignedIn() {
 		return Token{}, ErrInteractionRequired
@@ -195,6 +196,9 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 	}
 	if len(scopes) == 0 {
 		return Token{}, errors.New("identity: no scopes configured to acquire a token for")
+	}
+	if t, ok := c.tokens.get(newMemoKey(s, scopes)); ok {
+		return t, nil
 	}
 	app, err := c.msal(s)
 	if err != nil {
@@ -225,11 +229,14 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 			s.Claims = claims
 		}
 	}
-	return Token{
+	t := Token{
 		AccessToken: result.AccessToken,
 		ExpiresOn:   result.ExpiresOn,
 		FromCache:   result.Metadata.TokenSource == confidential.TokenSourceCache,
-	}, nil
+	}
+	// The key is taken now: a refresh has just changed the cache.
+	c.tokens.put(newMemoKey(s, scopes), t, result.Metadata.RefreshOn)
+	return t, nil
 }
 
 // EnsureFresh keeps a signed-in user signed in past the ID token's expiry.

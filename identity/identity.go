@@ -42,6 +42,7 @@ type Client struct {
 	instanceDiscovery bool
 	skew              time.Duration
 	now               func() time.Time
+	tokens            *tokenMemo
 }
 
 // New checks cfg and returns a Client. It makes no network request, so an
@@ -82,6 +83,7 @@ func New(cfg Config) (*Client, error) {
 		instanceDiscovery: microsoftHost(u.Hostname()),
 		skew:              skew,
 		now:               now,
+		tokens:            &tokenMemo{},
 	}, nil
 }
 
@@ -110,7 +112,7 @@ func microsoftHost(host string) bool { return microsoftHosts[strings.ToLower(hos
 // client would otherwise fetch.
 func (c *Client) msal(s *UserSession) (confidential.Client, error) {
 	return confidential.New(c.authority, c.clientID, c.cred,
-		confidential.WithCache(sessionCache{s: s}),
+		confidential.WithCache(&sessionCache{s: s}),
 		confidential.WithHTTPClient(c.http),
 		confidential.WithInstanceDiscovery(c.instanceDiscovery),
 		// MSAL reads MSAL_FORCE_REGION from the environment and would send

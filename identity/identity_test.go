@@ -175,3 +175,38 @@ func TestCorruptTokenCacheNeedsSignIn(t *testing.T) {
 		t.Fatalf("AcquireToken with a corrupt cache: %v", err)
 	}
 }
+
+// A signed-in session stores MSAL's cache without the raw ID token (the app
+// keeps its checked claims), and still works: the cached access token is
+// served without asking the identity provider. (A refresh still brings new
+// claims: TestEnsureFreshRenewsExpiredIDToken.)
+func TestStoredSessionHoldsNoRawIDToken(t *testing.T) {
+	id, emu, srv, _ := setup(t, emulator.Config{TokenPadding: true})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	if strings.Contains(string(s.TokenCache), `"IdToken"`) {
+		t.Fatal("the stored token cache holds the raw ID token")
+	}
+	data, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 4<<10 {
+		t.Errorf("a signed-in session with Entra-sized tokens encodes to %d bytes", len(data))
+	}
+	stored, err := identity.UnmarshalUserSession(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before := emu.Stats()
+	for range 3 {
+		tok, err := id.AcquireToken(ctx, stored, nil)
+		if err != nil || tok.AccessToken == "" || !tok.FromCache {
+			t.Fatalf("AcquireToken: %+v, %v", tok, err)
+		}
+	}
+	if after := emu.Stats(); after[emulator.StatToken] != before[emulator.StatToken] {
+		t.Fatal("a cached access token was fetched again")
+	}
+
+}

@@ -1,0 +1,581 @@
+// Command bench measures what signing in and a signed-in page cost in this
+// app, next to the physical limit: the identity provider's and Graph's own
+// throughput, and a bare net/http HTTPS server.
+//
+// It builds the app and the Entra ID emulator, runs them as child processes
+// on loopback ports with Entra-sized tokens, drives them with a bounded
+// workload from 1, 8 and 32 concurrent users, and prints a table with the
+// targets (-json FILE writes the numbers too):
+//
+//	go run ./cmd/bench                 # about a minute and a half
+//	go run ./cmd/bench -quick          # a few seconds: CI keeps it working
+//	go run ./cmd/bench -json bench.json
+//
+// It exits non-zero when something fails, not when a target is missed
+// (absolute figures depend on the machine), unless -strict.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+func main() {
+	if os.Getenv(benchEnvPrefix+"ADDR") != "" {
+		// This process is the bare baseline server (see bare.go).
+		if err := serveBare(); err != nil {
+			fmt.Fprintln(os.Stderr, "bare server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runBench(ctx, o, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+	if o.strict && res.missed() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d target(s) missed (-strict)\n", res.missed())
+		stop()
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	quick    bool
+	duration time.Duration
+	accounts int
+	sessions int
+	levels   []int
+	maxOps   int
+	jsonFile string
+	strict   bool
+	keep     bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var levels string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: go run ./cmd/bench [flags]\n\nMeasures sign-in and signed-in page costs of the app against the local Entra ID emulator.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&o.quick, "quick", false, "a tiny run (short phases, few sessions) that checks the benchmark works, for CI")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each measured phase runs (-quick: 200ms)")
+	fs.IntVar(&o.accounts, "users", 1000, "how many accounts the emulator has; sign-ins go through them in turn (-quick: 64)")
+	fs.IntVar(&o.sessions, "sessions", 10000, "how many stored sessions the app's memory is measured with (-quick: 300)")
+	fs.StringVar(&levels, "concurrency", "1,8,32", "the numbers of concurrent users, comma-separated")
+	fs.IntVar(&o.maxOps, "max-requests", 500000, "the most operations one phase may start, whatever its duration")
+	fs.StringVar(&o.jsonFile, "json", "", "also write the results to this JSON `file`")
+	fs.BoolVar(&o.strict, "strict", false, "exit non-zero when a target is missed, not only on errors")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, logs, session files) and print its path")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		if !set["duration"] {
+			o.duration = 200 * time.Millisecond
+		}
+		if !set["users"] {
+			o.accounts = 64
+		}
+		if !set["sessions"] {
+			o.sessions = 300
+		}
+	}
+	for _, f := range strings.Split(levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 256 {
+			return o, fmt.Errorf("-concurrency: %q is not a number from 1 to 256", f)
+		}
+		o.levels = append(o.levels, n)
+	}
+	maxLevel := 0
+	for _, n := range o.levels {
+		maxLevel = max(maxLevel, n)
+	}
+	switch {
+	case o.duration < 50*time.Millisecond || o.duration > time.Minute:
+		return o, errors.New("-duration must be from 50ms to 1m")
+	case o.accounts < maxLevel || o.accounts > 100000:
+		return o, fmt.Errorf("-users must be from %d (the most concurrent users) to 100000", maxLevel)
+	case o.sessions < 1 || o.sessions > 100000:
+		return o, errors.New("-sessions must be from 1 to 100000")
+	case o.maxOps < 1:
+		return o, errors.New("-max-requests must be positive")
+	}
+	return o, nil
+}
+
+// bench is one run: the servers it started and where they are.
+type bench struct {
+	o        options
+	out      io.Writer
+	dir      string
+	t        *target
+	app      *child
+	emu      *child
+	bare     *child
+	bareURL  string
+	secret   string
+	accounts []emulator.User
+}
+
+// runBench builds and starts everything, runs every phase and reports.
+func runBench(ctx context.Context, o options, out io.Writer) (*Results, error) {
+	start := time.Now()
+	// A safety net: no phase can hang the run, whatever happens.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+
+	b := &bench{o: o, out: out}
+	if err := b.setUp(ctx); err != nil {
+		b.tearDown()
+		return nil, err
+	}
+	res, err := b.phases(ctx)
+	if err != nil {
+		err = fmt.Errorf("%w\napp log:\n%s\nemulator log:\n%s", err, b.app.logTail(8), b.emu.logTail(8))
+	}
+	b.tearDown()
+	if err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.evaluate()
+	res.print(out)
+	fmt.Fprintf(out, "\nDone in %.0f s.\n", res.Seconds)
+	if o.jsonFile != "" {
+		if err := res.writeJSON(o.jsonFile); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "Wrote %s.\n", o.jsonFile)
+	}
+	return res, nil
+}
+
+func (b *bench) printf(format string, args ...any) { fmt.Fprintf(b.out, format, args...) }
+
+// setUp builds the app and the emulator and starts them, with the bare
+// server, on loopback.
+func (b *bench) setUp(ctx context.Context) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	certFile, keyFile := filepath.Join(root, "ssl", "localhost.crt"), filepath.Join(root, "ssl", "localhost.key")
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		return fmt.Errorf("no local certificate (%v): run ssl/generate-local-cert.sh first", err)
+	}
+	if b.dir, err = os.MkdirTemp("", "ms-identity-go-webapp-bench-"); err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	b.printf("Building the app and the emulator... ")
+	appBin, emuBin, err := build(ctx, root, b.dir)
+	if err != nil {
+		return err
+	}
+	b.printf("%.1f s\n", time.Since(t0).Seconds())
+
+	b.accounts = makeAccounts(b.o.accounts)
+	usersFile := filepath.Join(b.dir, "users.json")
+	data, _ := json.Marshal(b.accounts)
+	if err := os.WriteFile(usersFile, data, 0o600); err != nil {
+		return err
+	}
+
+	// One client for every measurement: it trusts the local certificate,
+	// speaks HTTP/1.1 (one connection per concurrent user, as separate
+	// browsers have) and keeps enough connections alive for every user.
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", certFile)
+	}
+	maxLevel := 0
+	for _, n := range b.o.levels {
+		maxLevel = max(maxLevel, n)
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	transport := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		Protocols:           protocols,
+		MaxIdleConns:        4 * (maxLevel + 8),
+		MaxIdleConnsPerHost: maxLevel + 8,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	client := &http.Client{Transport: transport, CheckRedirect: noRedirects, Timeout: 30 * time.Second}
+
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	b.secret = hex.EncodeToString(secret)
+	sessionDir := filepath.Join(b.dir, "sessions")
+
+	// The redirect URI names the app's port, so both ports are chosen
+	// first; if either was taken meanwhile, both servers start again.
+	for attempt := 0; ; attempt++ {
+		appPort, err1 := freePort()
+		emuPort, err2 := freePort()
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		b.t = &target{
+			appURL:      fmt.Sprintf("https://127.0.0.1:%d", appPort),
+			emuURL:      fmt.Sprintf("https://127.0.0.1:%d", emuPort),
+			redirectURI: fmt.Sprintf("https://127.0.0.1:%d/auth/redirect", appPort),
+			transport:   transport,
+			client:      client,
+		}
+		b.emu, err = startChild(ctx, "emulator", emuBin, b.dir, filepath.Join(b.dir, "emulator.log"), childEnv(nil),
+			[]string{"-addr", fmt.Sprintf("127.0.0.1:%d", emuPort), "-cert", certFile, "-key", keyFile,
+				"-redirect-uri", b.t.redirectURI, "-users", usersFile, "-token-padding"},
+			answers(client, b.t.emuURL+"/emulator/stats"))
+		if err == nil {
+			// The app runs in the work directory, where there is no .env.
+			b.app, err = startChild(ctx, "app", appBin, b.dir, filepath.Join(b.dir, "app.log"), childEnv(map[string]string{
+				"AUTHORITY":      b.t.emuURL + "/" + emulator.DefaultTenant,
+				"CLIENT_ID":      emulator.DemoClientID,
+				"CLIENT_SECRET":  emulator.DemoClientSecret,
+				"REDIRECT_URI":   b.t.redirectURI,
+				"GRAPH_ENDPOINT": b.t.emuURL + "/v1.0/me",
+				"SCOPE":          "User.Read",
+				"SESSION_TYPE":   "filesystem",
+				"SESSION_SECRET": b.secret,
+				"SESSION_DIR":    sessionDir,
+				"PORT":           strconv.Itoa(appPort),
+				"TLS_CERT":       certFile,
+				"TLS_KEY":        keyFile,
+				"SSL_CERT_FILE":  certFile,
+			}), nil, answers(client, b.t.appURL+"/static/style.css"))
+		}
+		if err == nil {
+			break
+		}
+		b.emu.stop()
+		if attempt == 2 || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+	}
+
+	// The bare server serves exactly the bytes of the app's static page.
+	page, err := get(ctx, client, b.t.appURL+"/static/style.css", http.StatusOK)
+	if err != nil {
+		return err
+	}
+	bodyFile := filepath.Join(b.dir, "static.css")
+	if err := os.WriteFile(bodyFile, []byte(page.body), 0o600); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	b.bare, _, err = startOnFreePort(func(port int) (*child, error) {
+		b.bareURL = fmt.Sprintf("https://127.0.0.1:%d/static/style.css", port)
+		env := bareServerEnv(fmt.Sprintf("127.0.0.1:%d", port), certFile, keyFile, bodyFile)
+		return startChild(ctx, "bare server", self, b.dir, filepath.Join(b.dir, "bare.log"),
+			append(childEnv(nil), envList(env)...), nil, answers(client, b.bareURL))
+	})
+	return err
+}
+
+func envList(m map[string]string) []string {
+	var l []string
+	for k, v := range m {
+		l = append(l, k+"="+v)
+	}
+	return l
+}
+
+// tearDown stops the servers and removes the work directory.
+func (b *bench) tearDown() {
+	b.bare.stop()
+	b.app.stop()
+	b.emu.stop()
+	if b.dir == "" {
+		return
+	}
+	if b.o.keep {
+		b.printf("Kept the work directory %s\n", b.dir)
+		return
+	}
+	os.RemoveAll(b.dir)
+}
+
+// makeAccounts makes n distinct accounts, so that concurrent sign-ins are
+// different users.
+func makeAccounts(n int) []emulator.User {
+	users := make([]emulator.User, n)
+	for i := range users {
+		users[i] = emulator.User{
+			Username:  fmt.Sprintf("user%05d@bench.test", i),
+			Password:  fmt.Sprintf("password-%05d", i),
+			Name:      fmt.Sprintf("Bench User %05d", i),
+			GivenName: "Bench",
+			Surname:   fmt.Sprintf("User %05d", i),
+			JobTitle:  "Benchmark",
+		}
+	}
+	return users
+}
+
+// phases runs the measurements in turn.
+func (b *bench) phases(ctx context.Context) (*Results, error) {
+	o := b.o
+	res := &Results{
+		GoVersion:   runtime.Version(),
+		Platform:    runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs:        runtime.NumCPU(),
+		Quick:       o.quick,
+		PhaseSecond: o.duration.Seconds(),
+		Accounts:    len(b.accounts),
+		IdP:         IdPRequests{PerSignIn: map[string]float64{}, PerGraphPage: map[string]float64{}},
+	}
+	b.printf("%s %s, %d CPUs; app and emulator on loopback; %v per phase; %d accounts\n",
+		res.GoVersion, res.Platform, res.CPUs, o.duration, len(b.accounts))
+	var err error
+	res.Memory.StartBytes, _, _ = b.app.memory() // zero where /proc is missing
+	warm := max(o.duration/5, 50*time.Millisecond)
+	meter := func() [4]time.Duration {
+		return [4]time.Duration{selfCPU(), b.app.cpu(), b.emu.cpu(), b.bare.cpu()}
+	}
+
+	// Sign-ins: each one a new browser and the next account.
+	var next atomic.Int64
+	signIn := func(ctx context.Context, _ int) error {
+		u := b.accounts[int(next.Add(1)-1)%len(b.accounts)]
+		_, err := b.t.signIn(ctx, u)
+		return err
+	}
+	signInCalls := map[string]int64{}
+	signIns := 0
+	for _, n := range o.levels {
+		b.printf("sign-in, %d users... ", n)
+		if _, err := measure(ctx, n, warm, o.maxOps, meter, signIn); err != nil {
+			return nil, fmt.Errorf("sign-in warm-up: %w", err)
+		}
+		before, err := b.t.stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s, err := measure(ctx, n, o.duration, o.maxOps, meter, signIn)
+		if err != nil {
+			return nil, fmt.Errorf("sign-in: %w", err)
+		}
+		after, err := b.t.stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range delta(before, after) {
+			signInCalls[k] += v
+		}
+		r := s.rate()
+		signIns += r.Count
+		res.SignIn = append(res.SignIn, r)
+		b.printf("%.1f/s\n", r.PerSecond)
+	}
+	for k, v := range signInCalls {
+		res.IdP.PerSignIn[k] = float64(v) / float64(signIns)
+	}
+
+	// Every stored session is now a signed-in user's.
+	dump := ""
+	if o.keep {
+		dump = filepath.Join(b.dir, "session-largest.json")
+	}
+	if res.Session, err = measureSessions(filepath.Join(b.dir, "sessions"), b.secret, dump); err != nil {
+		return nil, err
+	}
+
+	// Signed-in browsers, and access tokens of the same users for calling
+	// Graph directly: one per concurrent user.
+	maxLevel := 0
+	for _, n := range o.levels {
+		maxLevel = max(maxLevel, n)
+	}
+	browsers := make([]*http.Client, maxLevel)
+	tokens := make([]string, maxLevel)
+	for i := range maxLevel {
+		u := b.accounts[i%len(b.accounts)]
+		if browsers[i], err = b.t.signIn(ctx, u); err != nil {
+			return nil, err
+		}
+		if tokens[i], err = b.t.directToken(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	res.Session.CookieBytes = cookieBytes(browsers[0], b.t.appURL)
+
+	// Each page and its baseline are measured in alternating rounds, so that
+	// a change in the machine's load during the run (these machines are
+	// shared) affects both sides of a ratio alike.
+	rounds := 3
+	if o.quick {
+		rounds = 1
+	}
+	graphCalls := map[string]int64{}
+	graphPages := 0
+	for _, n := range o.levels {
+		b.printf("throughput, %d users... ", n)
+		phases := []struct {
+			sample
+			graph bool
+			fn    op
+		}{
+			{fn: func(ctx context.Context, _ int) error {
+				_, err := get(ctx, b.t.client, b.bareURL, http.StatusOK)
+				return err
+			}},
+			{fn: func(ctx context.Context, _ int) error {
+				_, err := get(ctx, b.t.client, b.t.appURL+"/static/style.css", http.StatusOK)
+				return err
+			}},
+			{fn: func(ctx context.Context, w int) error { return b.t.graphMe(ctx, tokens[w]) }},
+			{graph: true, fn: func(ctx context.Context, w int) error { return graphPage(ctx, browsers[w], b.t.appURL+"/graph") }},
+		}
+		for _, p := range phases {
+			if _, err := measure(ctx, n, warm, o.maxOps, meter, p.fn); err != nil {
+				return nil, fmt.Errorf("throughput warm-up: %w", err)
+			}
+		}
+		for round := range rounds {
+			for i := range phases {
+				p := &phases[(i+round)%len(phases)]
+				before, err := b.t.stats(ctx)
+				if err != nil {
+					return nil, err
+				}
+				s, err := measure(ctx, n, o.duration/time.Duration(rounds), o.maxOps, meter, p.fn)
+				if err != nil {
+					return nil, fmt.Errorf("throughput: %w", err)
+				}
+				after, err := b.t.stats(ctx)
+				if err != nil {
+					return nil, err
+				}
+				p.add(s)
+				if p.graph {
+					for k, v := range delta(before, after) {
+						graphCalls[k] += v
+					}
+					graphPages += len(s.latencies)
+				}
+			}
+		}
+		row := ThroughputRow{Users: n, Bare: phases[0].rate(), Static: phases[1].rate(),
+			GraphDirect: phases[2].rate(), Graph: phases[3].rate()}
+		row.GraphRatio = row.Graph.PerSecond / row.GraphDirect.PerSecond
+		row.StaticRatio = row.Static.PerSecond / row.Bare.PerSecond
+		res.Throughput = append(res.Throughput, row)
+		b.printf("/graph %.0f/s, Graph /me %.0f/s, static %.0f/s, bare %.0f/s\n",
+			row.Graph.PerSecond, row.GraphDirect.PerSecond, row.Static.PerSecond, row.Bare.PerSecond)
+	}
+	for k, v := range graphCalls {
+		res.IdP.PerGraphPage[k] = float64(v) / float64(graphPages)
+	}
+
+	if res.Memory, err = b.fillSessions(ctx, res.Memory); err != nil {
+		return nil, err
+	}
+	if res.IdP.Run, err = b.t.stats(ctx); err != nil {
+		return nil, err
+	}
+	if b.app.exited() {
+		return nil, errors.New("the app exited during the run")
+	}
+	return res, nil
+}
+
+// cookieBytes is the size of the Cookie header a signed-in browser sends.
+func cookieBytes(c *http.Client, appURL string) int {
+	req, _ := http.NewRequest(http.MethodGet, appURL+"/", nil)
+	n := 0
+	for i, ck := range c.Jar.Cookies(req.URL) {
+		if i > 0 {
+			n += 2
+		}
+		n += len(ck.Name) + 1 + len(ck.Value)
+	}
+	return n
+}
+
+// fillSessions brings the app's stored sessions up to -sessions and reads
+// its memory. Full sign-ins cost the identity provider two RSA signatures
+// each and are too slow to make 10,000 within the time budget, so the
+// sessions beyond the signed-in ones come from /login, which stores a new
+// session holding a sign-in in progress (state, nonce, PKCE verifier) for
+// every browser that has none.
+func (b *bench) fillSessions(ctx context.Context, m Memory) (Memory, error) {
+	dir := filepath.Join(b.dir, "sessions")
+	files, err := sessionFiles(dir)
+	if err != nil {
+		return m, err
+	}
+	m.SignedInSessions = len(files)
+	if need := b.o.sessions - len(files); need > 0 {
+		b.printf("storing %d more sessions through /login... ", need)
+		s, err := measure(ctx, 8, 2*time.Minute, need, func() [4]time.Duration { return [4]time.Duration{} },
+			func(ctx context.Context, _ int) error {
+				_, err := get(ctx, b.t.client, b.t.appURL+"/login", http.StatusOK)
+				return err
+			})
+		if err != nil {
+			return m, fmt.Errorf("/login: %w", err)
+		}
+		r := s.rate()
+		m.LoginsPerSecond = r.PerSecond
+		b.printf("%.0f/s\n", r.PerSecond)
+	}
+	if files, err = sessionFiles(dir); err != nil {
+		return m, err
+	}
+	m.Sessions = len(files)
+	for _, size := range files {
+		m.DiskBytes += size
+	}
+	m.RSSBytes, m.PeakBytes, _ = b.app.memory()
+	return m, nil
+}

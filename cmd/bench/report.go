@@ -1,0 +1,216 @@
+// Report: the results, the targets they are held to, and the table and JSON they are printed as.
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// Results is everything one run measured; -json writes it.
+type Results struct {
+	GoVersion   string  `json:"go_version"`
+	Platform    string  `json:"platform"`
+	CPUs        int     `json:"cpus"`
+	Quick       bool    `json:"quick"`
+	PhaseSecond float64 `json:"phase_seconds"`
+	Accounts    int     `json:"accounts"`
+
+	SignIn     []Rate          `json:"sign_in"`
+	Throughput []ThroughputRow `json:"throughput"`
+	IdP        IdPRequests     `json:"idp_requests"`
+	Session    SessionSize     `json:"session"`
+	Memory     Memory          `json:"memory"`
+	Targets    []Target        `json:"targets"`
+	Seconds    float64         `json:"seconds"`
+}
+
+// ThroughputRow compares, at one number of concurrent users, the app's
+// Graph page with the Graph call it makes, and the app's static page with a
+// bare net/http server.
+type ThroughputRow struct {
+	Users       int     `json:"users"`
+	Graph       Rate    `json:"app_graph"`
+	GraphDirect Rate    `json:"emulator_graph_me"`
+	Static      Rate    `json:"app_static"`
+	Bare        Rate    `json:"bare_tls"`
+	GraphRatio  float64 `json:"graph_ratio"`  // Graph.PerSecond / GraphDirect.PerSecond
+	StaticRatio float64 `json:"static_ratio"` // Static.PerSecond / Bare.PerSecond
+}
+
+// IdPRequests are the identity provider's request counts, per operation.
+type IdPRequests struct {
+	PerSignIn    map[string]float64 `json:"per_sign_in"`
+	PerGraphPage map[string]float64 `json:"per_graph_page"`
+	// Run holds the counts for the whole run. The benchmark itself never
+	// fetches the openid-configuration, so its count is the app's.
+	Run map[string]int64 `json:"run"`
+}
+
+// Memory is the app's resident memory.
+type Memory struct {
+	StartBytes       int64   `json:"start_rss_bytes"`
+	Sessions         int     `json:"sessions"`
+	SignedInSessions int     `json:"signed_in_sessions"`
+	RSSBytes         int64   `json:"rss_bytes"`      // with Sessions stored
+	PeakBytes        int64   `json:"peak_rss_bytes"` // the most over the whole run
+	DiskBytes        int64   `json:"session_disk_bytes"`
+	LoginsPerSecond  float64 `json:"logins_per_second"` // the rate sessions were created at
+}
+
+// Target is one goal of the benchmark and how this run did.
+type Target struct {
+	Name     string  `json:"name"`
+	Goal     string  `json:"goal"`
+	Measured string  `json:"measured"`
+	Value    float64 `json:"value"`
+	Pass     bool    `json:"pass"`
+	Skipped  bool    `json:"skipped,omitempty"` // not measurable here (no /proc)
+}
+
+// evaluate holds the results to the targets of the benchmark's issue.
+func (r *Results) evaluate() {
+	last := r.Throughput[len(r.Throughput)-1]
+	add := func(name, goal, measured string, value float64, pass bool) {
+		r.Targets = append(r.Targets, Target{Name: name, Goal: goal, Measured: measured, Value: value, Pass: pass})
+	}
+	add(fmt.Sprintf("/graph ÷ Graph /me, %d users", last.Users), "≥ 0.50",
+		fmt.Sprintf("%.2f", last.GraphRatio), last.GraphRatio, last.GraphRatio >= 0.5)
+	add(fmt.Sprintf("static page ÷ bare net/http TLS, %d users", last.Users), "≥ 0.80",
+		fmt.Sprintf("%.2f", last.StaticRatio), last.StaticRatio, last.StaticRatio >= 0.8)
+	tok := r.IdP.PerSignIn["token"]
+	add("token requests per sign-in", "= 1", fmt.Sprintf("%.2f", tok), tok, tok == 1)
+	oc := float64(r.IdP.Run["openid_configuration"])
+	add("openid-configuration fetches, whole run", "= 1", fmt.Sprintf("%.0f", oc), oc, oc == 1)
+	perPage := r.IdP.PerGraphPage["token"] + r.IdP.PerGraphPage["openid_configuration"] + r.IdP.PerGraphPage["keys"] + r.IdP.PerGraphPage["authorize"]
+	add("identity-provider requests per /graph page", "= 0", fmt.Sprintf("%.2f", perPage), perPage, perPage == 0)
+	gm := r.IdP.PerGraphPage["graph_me"]
+	add("Graph calls per /graph page", "= 1", fmt.Sprintf("%.2f", gm), gm, gm == 1)
+	add("session per signed-in user (largest)", "≤ 8 KB",
+		fmt.Sprintf("%.1f KB", kb(r.Session.MaxBytes)), float64(r.Session.MaxBytes), r.Session.MaxBytes <= 8<<10)
+	name := fmt.Sprintf("app memory with %d sessions", r.Memory.Sessions)
+	if r.Memory.RSSBytes == 0 {
+		r.Targets = append(r.Targets, Target{Name: name, Goal: "≤ 64 MB", Measured: "n/a (needs Linux /proc)", Skipped: true})
+		return
+	}
+	add(name, "≤ 64 MB", fmt.Sprintf("%.1f MB", mb(r.Memory.RSSBytes)), float64(r.Memory.RSSBytes), r.Memory.RSSBytes <= 64<<20)
+}
+
+// missed counts the targets this run did not meet.
+func (r *Results) missed() int {
+	n := 0
+	for _, t := range r.Targets {
+		if !t.Pass && !t.Skipped {
+			n++
+		}
+	}
+	return n
+}
+
+func kb(b int64) float64 { return float64(b) / 1024 }
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// print writes the results as tables.
+func (r *Results) print(w io.Writer) {
+	fmt.Fprintf(w, "\nSign-in: protected page → authorize form post → redirect → landing page (/graph), a new browser each time\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "users\tsign-ins/s\tp50 ms\tp99 ms\tsign-ins\tCPU ms per sign-in: app\temulator\tclient\t")
+	for _, s := range r.SignIn {
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.2f\t%.2f\t\n", s.Users, s.PerSecond, s.P50ms, s.P99ms, s.Count,
+			s.CPU.App/1000, s.CPU.Emulator/1000, s.CPU.Client/1000)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nSigned-in page vs the physical limit: requests/s (p50 / p99 ms), one keep-alive HTTP/1.1 connection per user\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "users\tapp /graph\tGraph /me direct\tratio\tapp static page\tbare net/http TLS\tratio\t")
+	rate := func(x Rate) string { return fmt.Sprintf("%.0f (%.2f / %.2f)", x.PerSecond, x.P50ms, x.P99ms) }
+	for _, t := range r.Throughput {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%s\t%s\t%.2f\t\n", t.Users,
+			rate(t.Graph), rate(t.GraphDirect), t.GraphRatio, rate(t.Static), rate(t.Bare), t.StaticRatio)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nCPU time per request in µs, by process (from /proc: unlike the rates above, independent of the machine's load)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "users\tpage\tclient\tapp\temulator\tbare server\ttotal\t")
+	for _, t := range r.Throughput {
+		for _, p := range []struct {
+			name string
+			rate Rate
+		}{{"app /graph", t.Graph}, {"Graph /me direct", t.GraphDirect}, {"app static page", t.Static}, {"bare net/http TLS", t.Bare}} {
+			c := p.rate.CPU
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", t.Users, p.name, c.Client, c.App, c.Emulator, c.Bare, c.Total())
+		}
+	}
+	tw.Flush()
+	if last := r.Throughput[len(r.Throughput)-1]; last.Graph.CPU.App > 0 {
+		fmt.Fprintf(w, "At %d users the app itself spends %.0f µs of CPU per /graph page and %.0f µs per static page: with Graph on\n"+
+			"other machines, as in production, one core serves about %.0f /graph pages per second.\n",
+			last.Users, last.Graph.CPU.App, last.Static.CPU.App, 1e6/last.Graph.CPU.App)
+	}
+
+	fmt.Fprintf(w, "\nIdentity-provider requests (emulator /emulator/stats)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	keys := []string{"authorize", "token", "openid_configuration", "keys", "graph_me"}
+	fmt.Fprintln(tw, "\t"+strings.Join(keys, "\t")+"\t")
+	for _, row := range []struct {
+		name string
+		m    map[string]float64
+	}{{"per sign-in", r.IdP.PerSignIn}, {"per /graph page", r.IdP.PerGraphPage}} {
+		fmt.Fprint(tw, row.name)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "\t%.2f", row.m[k])
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	fmt.Fprint(tw, "whole run")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "\t%d", r.IdP.Run[k])
+	}
+	fmt.Fprintln(tw, "\t")
+	tw.Flush()
+
+	s, c := r.Session, r.Session.Content
+	fmt.Fprintf(w, "\nSession per signed-in user, Entra-sized tokens (%d sessions)\n", s.Sessions)
+	fmt.Fprintf(w, "  stored: mean %d B, largest %d B; the cookie carries only the session id: %d B\n", s.MeanBytes, s.MaxBytes, s.CookieBytes)
+	fmt.Fprintf(w, "  largest: %d B as the app encodes it (then signed, encrypted and base64-encoded by the store), holding claims %d B and MSAL's token cache %d B:\n",
+		c.Encoded, c.Claims, c.TokenCache)
+	fmt.Fprintf(w, "  access token %d B, ID token %d B, refresh token %d B, account, metadata and field names %d B\n\n",
+		c.AccessToken, c.IDToken, c.RefreshToken, c.OtherCacheJSON)
+
+	m := r.Memory
+	if m.RSSBytes == 0 {
+		fmt.Fprintf(w, "App memory: not measured (it needs Linux's /proc); %d stored sessions, %.1f MB on disk\n", m.Sessions, mb(m.DiskBytes))
+	} else {
+		fmt.Fprintf(w, "App memory (VmRSS): %.1f MB at start; %.1f MB with %d stored sessions (%d signed in, the rest sign-ins in progress from /login at %.0f/s); peak %.1f MB; session files %.1f MB on disk\n",
+			mb(m.StartBytes), mb(m.RSSBytes), m.Sessions, m.SignedInSessions, m.LoginsPerSecond, mb(m.PeakBytes), mb(m.DiskBytes))
+	}
+
+	fmt.Fprintf(w, "\nTargets (ratios are measured in the same run; absolute figures on a shared machine are only indicative)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		verdict := "PASS"
+		switch {
+		case t.Skipped:
+			verdict = "n/a"
+		case !t.Pass:
+			verdict = "MISS"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Goal, t.Measured, verdict)
+	}
+	tw.Flush()
+}
+
+// writeJSON writes the results to path.
+func (r *Results) writeJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
