@@ -154,6 +154,11 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, endpoint s
 	}
 	e.count(StatFaults)
 	if f.Delay > 0 {
+		// Read a POST's body first: the server notices a client that gave
+		// up only once the body has been read, and the delay must end then.
+		if r.Method == http.MethodPost {
+			_ = r.ParseForm()
+		}
 		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
