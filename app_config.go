@@ -91,8 +91,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	switch cfg.SessionType {
 	case "filesystem":
 	case "redis":
-		if cfg.RedisURL == "" {
-			errs = append(errs, errors.New("REDIS_URL is required when SESSION_TYPE is redis, e.g. redis://127.0.0.1:6379/0"))
+		if err := checkRedisURL(cfg.RedisURL); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", cfg.SessionType))
@@ -158,6 +158,31 @@ func checkRedirectURI(r string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("REDIRECT_URI must not have a query or fragment: %q", r)
+	}
+	return nil
+}
+
+// checkRedisURL requires a URL go-redis can dial. The message never repeats
+// the URL's password.
+func checkRedisURL(v string) error {
+	if v == "" {
+		return errors.New("REDIS_URL is required when SESSION_TYPE is redis, e.g. redis://127.0.0.1:6379/0")
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("REDIS_URL is not a URL; want one such as redis://127.0.0.1:6379/0 or rediss://:password@host:6380/0")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return fmt.Errorf("REDIS_URL needs a host, such as redis://127.0.0.1:6379/0, not %q", u.Redacted())
+		}
+	case "unix":
+		if u.Path == "" {
+			return fmt.Errorf("REDIS_URL needs a socket path, such as unix:///run/redis/redis.sock, not %q", u.Redacted())
+		}
+	default:
+		return fmt.Errorf("REDIS_URL must start with redis://, rediss:// or unix://, not %q", u.Redacted())
 	}
 	return nil
 }

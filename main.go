@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/handlers"
@@ -44,6 +45,9 @@ func main() {
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// go-redis reports connection trouble (Redis down, reconnecting) through
+	// a package-wide logger: send it to the app's log.
+	redis.SetLogger(redisLogger{logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -91,8 +95,14 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 		return err
 	}
 
+	if app.Sessions != nil {
+		// After serve: requests still finishing during the graceful
+		// shutdown need their sessions.
+		defer app.Sessions.Close()
+	}
+
 	srv := newServer(fmt.Sprintf("127.0.0.1:%d", cfg.Port), app.Routes(), cert, logger)
-	fmt.Printf("Listening on https://localhost:%d (redirect URI %s)\n", cfg.Port, cfg.RedirectURI)
+	fmt.Printf("Listening on https://localhost:%d (redirect URI %s, %s sessions)\n", cfg.Port, cfg.RedirectURI, cfg.SessionType)
 	for _, p := range cfg.Problems {
 		fmt.Println("Configuration needed:", p)
 	}
@@ -134,9 +144,13 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 	return handlers.New(opts)
 }
 
-// newSessionStore opens the configured session store and, for files,
-// starts the clean-up of expired sessions.
+// newSessionStore opens the configured session store: files in SESSION_DIR
+// (and the clean-up of expired ones), or Redis at REDIS_URL, which must
+// answer at start-up. The caller closes the store after the server stops.
 func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*handlers.SessionStore, error) {
+	if cfg.SessionType == "redis" {
+		return handlers.NewRedisSessionStore(ctx, cfg.RedisURL, cfg.SessionSecret)
+	}
 	store, err := handlers.NewFilesystemSessionStore(cfg.SessionDir, cfg.SessionSecret)
 	if err != nil {
 		return nil, err
@@ -298,4 +312,15 @@ func printDemo(emu *emulator.Emulator, cfg Config) {
 		fmt.Fprintf(&b, "  %-20s password %-16s (%s)\n", u.Username, u.Password, roles)
 	}
 	fmt.Print(b.String())
+}
+
+// redisLogger passes go-redis's messages to the app's log as warnings.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if !strings.HasPrefix(msg, "redis:") {
+		msg = "redis: " + msg
+	}
+	l.logger.WarnContext(ctx, msg)
 }

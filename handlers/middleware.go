@@ -116,7 +116,11 @@ func (app *Application) requireConfig(next http.Handler) http.Handler {
 // loadSession puts the browser's session in the request's context.
 func (app *Application) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := app.Sessions.load(r, app.logger)
+		s, err := app.Sessions.load(r, app.logger)
+		if err != nil {
+			app.sessionError(w, r, err)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey{}, s)))
 	})
 }
@@ -132,12 +136,13 @@ func (app *Application) saveSession(w http.ResponseWriter, r *http.Request) bool
 }
 
 // sessionError shows that the session store failed (a full disk, Redis
-// down). Nothing the user did is lost that was not already stored.
+// down). Nothing the user did is lost that was not already stored, and the
+// next request tries the store again.
 func (app *Application) sessionError(w http.ResponseWriter, r *http.Request, err error) {
 	app.logger.Error("session store error", "path", r.URL.Path,
 		"request_id", requestIDFrom(r.Context()), "err", err)
 	app.errorPage(w, r, http.StatusServiceUnavailable, "Session storage unavailable",
-		"The app could not store your session. Please try again in a moment.", "")
+		"The app could not read or store your session. Please try again in a moment.", "")
 }
 
 // requireLogin lets signed-in users through. Anyone else starts the sign-in

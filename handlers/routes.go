@@ -5,6 +5,7 @@ package handlers
 import (
 	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -17,7 +18,7 @@ func (app *Application) Routes() http.Handler {
 	r.MethodNotAllowed(app.methodNotAllowed)
 
 	static, _ := fs.Sub(app.Files, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static)))
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, app.notFound)))
 
 	r.Group(func(r chi.Router) {
 		r.Use(app.requireConfig, noStore, app.loadSession)
@@ -38,12 +39,14 @@ func (app *Application) Routes() http.Handler {
 }
 
 // staticFiles serves the embedded CSS and images. They change only with a
-// new build, so browsers may keep them for an hour.
-func staticFiles(fsys fs.FS) http.Handler {
+// new build, so browsers may keep them for an hour. A missing file or a
+// directory gets the app's own 404 page, not a listing or a plain-text 404.
+func staticFiles(fsys fs.FS, notFound http.HandlerFunc) http.Handler {
 	files := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "" || r.URL.Path[len(r.URL.Path)-1] == '/' {
-			http.NotFound(w, r) // no directory listings
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if info, err := fs.Stat(fsys, name); name == "" || err != nil || info.IsDir() {
+			notFound(w, r)
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -101,16 +102,21 @@ func sessionFrom(ctx context.Context) *requestSession {
 }
 
 // load reads the request's session. A session that cannot be read (a
-// tampered or expired cookie, a corrupted or deleted file) is not an error
-// for the user: they get a new, signed-out session, and the log says why.
-func (st *SessionStore) load(r *http.Request, logger *slog.Logger) *requestSession {
+// tampered or expired cookie, a corrupted or deleted record) is not an error
+// for the user: they get a new, signed-out session, and the log says why. A
+// store that does not answer is an error (wrapping ErrStoreUnavailable): the
+// user is not signed out by an outage, they see an error page and try again.
+func (st *SessionStore) load(r *http.Request, logger *slog.Logger) (*requestSession, error) {
 	gs, err := st.store.Get(r, SessionCookieName)
 	if err != nil {
+		if storeUnavailable(err) {
+			return nil, err
+		}
 		logger.Info("session not loaded; starting a new one", "reason", sessionErrorReason(err),
 			"request_id", requestIDFrom(r.Context()))
-		gs, _ = st.store.New(r, SessionCookieName)
 		if gs == nil {
 			gs = sessions.NewSession(st.store, SessionCookieName)
+			gs.Options = cookieOptions()
 		}
 		gs.ID = ""
 		gs.IsNew = true
@@ -122,18 +128,29 @@ func (st *SessionStore) load(r *http.Request, logger *slog.Logger) *requestSessi
 		logger.Info("session content unreadable; starting a new one", "request_id", requestIDFrom(r.Context()))
 		raw = nil
 	}
-	return &requestSession{gs: gs, user: user, loaded: raw}
+	return &requestSession{gs: gs, user: user, loaded: raw}, nil
+}
+
+// storeUnavailable tells an outage of the store from a session that is
+// merely gone or invalid: Redis not answering, or a session file that exists
+// but cannot be read (permissions, I/O errors).
+func storeUnavailable(err error) bool {
+	if errors.Is(err, ErrStoreUnavailable) {
+		return true
+	}
+	var pathErr *fs.PathError
+	return errors.As(err, &pathErr) && !errors.Is(err, fs.ErrNotExist)
 }
 
 // sessionErrorReason describes a load failure without echoing the cookie.
 func sessionErrorReason(err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "session file not found"
+		return "session not found (signed out elsewhere, expired or deleted)"
 	case strings.Contains(err.Error(), "securecookie"):
-		return "cookie failed its signature check or has expired"
+		return "cookie or stored session failed its signature check or has expired"
 	}
-	return "session store error"
+	return "stored session unreadable"
 }
 
 // save stores the session if its content changed since it was loaded, and
@@ -198,6 +215,14 @@ func (st *SessionStore) delete(r *http.Request, gs *sessions.Session) error {
 	err := st.store.Save(r, discardWriter{header: http.Header{}}, gs)
 	*gs.Options = old
 	return err
+}
+
+// Close releases the store's connections (Redis); it does nothing for files.
+func (st *SessionStore) Close() error {
+	if c, ok := st.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 type discardWriter struct{ header http.Header }

@@ -1,0 +1,403 @@
+// Test harness for more than one app instance: a real redis-server started
+// by the test, and app instances that share one emulator and one session
+// store, served with the production server's settings.
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/securecookie"
+	"github.com/redis/go-redis/v9"
+
+	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/identity"
+)
+
+// redisClientLog collects what go-redis reports through its package-wide
+// logger (reconnects while Redis is down) in every test of this package; the
+// clusters' log checks scan it too.
+var redisClientLog = &lockedBuffer{}
+
+var quietRedisLog = sync.OnceFunc(func() {
+	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(redisClientLog, nil))})
+})
+
+// redisServer is a redis-server process on a loopback port, without
+// persistence: stopping it loses every session, as a restart would.
+type redisServer struct {
+	t        testing.TB
+	bin      string
+	port     int
+	dir      string
+	password string // requirepass, when set
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *lockedBuffer
+}
+
+// startRedis starts redis-server for the test, and stops it when the test
+// ends. Without redis-server on PATH the test is skipped, unless
+// REQUIRE_REDIS=1 (as in CI), which makes that a failure.
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	return startRedisWithPassword(t, "")
+}
+
+// startRedisWithPassword starts redis-server with requirepass set, so that
+// REDIS_URL carries a password the logs must never show.
+func startRedisWithPassword(t testing.TB, password string) *redisServer {
+	t.Helper()
+	quietRedisLog()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not on PATH and REQUIRE_REDIS=1: install it with apt-get install redis-server")
+		}
+		t.Skip("redis-server is not on PATH: install it (apt-get install redis-server) to run the Redis tests")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	rs := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), password: password, out: &lockedBuffer{}}
+	rs.Start()
+	t.Cleanup(rs.Stop)
+	return rs
+}
+
+// URL is the REDIS_URL of the server.
+func (rs *redisServer) URL() string {
+	if rs.password != "" {
+		return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", url.QueryEscape(rs.password), rs.port)
+	}
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", rs.port)
+}
+
+// Start starts the server on its port and waits until it answers, at most
+// ten seconds.
+func (rs *redisServer) Start() {
+	rs.t.Helper()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.cmd != nil {
+		return
+	}
+	cmd := exec.Command(rs.bin,
+		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1", "--protected-mode", "yes",
+		"--save", "", "--appendonly", "no", "--dir", rs.dir, "--daemonize", "no", "--loglevel", "warning")
+	if rs.password != "" {
+		cmd.Args = append(cmd.Args, "--requirepass", rs.password)
+	}
+	cmd.Stdout, cmd.Stderr = rs.out, rs.out
+	if err := cmd.Start(); err != nil {
+		rs.t.Fatalf("starting redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	rs.cmd, rs.done = cmd, done
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rs.port), 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		select {
+		case <-done:
+			rs.t.Fatalf("redis-server exited at start:\n%s", rs.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			rs.t.Fatalf("redis-server did not listen on port %d within 10s:\n%s", rs.port, rs.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after five seconds) and
+// waits for it to exit.
+func (rs *redisServer) Stop() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.cmd == nil {
+		return
+	}
+	rs.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-rs.done:
+	case <-time.After(5 * time.Second):
+		rs.cmd.Process.Kill()
+		<-rs.done
+	}
+	rs.cmd, rs.done = nil, nil
+}
+
+// Client returns a go-redis client to look at the server's keys; it is
+// closed when the test ends.
+func (rs *redisServer) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.port), Password: rs.password, DisableIdentity: true})
+	rs.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// cluster is several app instances behind one imaginary load balancer: one
+// emulator, one session store, one REDIRECT_URI (the first instance's). Each
+// instance is a testEnv, so browsers and checks work on any of them.
+type cluster struct {
+	t         *testing.T
+	emu       *emulator.Emulator
+	instances []*testEnv
+	logs      *lockedBuffer
+	env       map[string]string
+	stopOnce  sync.Once
+	stopFuncs []func()
+}
+
+// clusterOptions choose the store and timeouts of a cluster.
+type clusterOptions struct {
+	instances int
+	redis     *redisServer // nil: a shared SESSION_DIR
+	// identityTimeout bounds each request to the identity provider
+	// (outboundClient's 30 s in the app); 0 = 30 s.
+	identityTimeout time.Duration
+	opts            []envOption
+	// extraRoutes adds test-only routes to each instance's router, behind
+	// the app's own middleware.
+	extraRoutes func(chi.Router)
+}
+
+// newCluster starts the emulator and the app instances on loopback, each
+// served with newServer's settings (timeouts, MaxHeaderBytes).
+func newCluster(t *testing.T, co clusterOptions) *cluster {
+	t.Helper()
+	if co.instances == 0 {
+		co.instances = 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	c := &cluster{t: t, logs: logs}
+	// Stopping runs in reverse order: the app servers, their session
+	// stores, the emulator, then the context of background work. It runs
+	// when the test ends, or earlier when the test calls c.stop.
+	c.stopFuncs = append(c.stopFuncs, cancel)
+	t.Cleanup(c.stop)
+
+	servers := make([]*httptest.Server, co.instances)
+	for i := range servers {
+		servers[i] = httptest.NewUnstartedServer(nil)
+		c.stopFuncs = append(c.stopFuncs, servers[i].Close) // its listener, if the test fails before it starts
+	}
+	origin := "https://" + servers[0].Listener.Addr().String()
+
+	emuCfg := emulator.Config{
+		RedirectURIs: []string{origin + "/auth/redirect"},
+		SigningKey:   testKey(),
+		Logger:       logger.With("component", "emulator"),
+	}
+	appEnv := map[string]string{
+		"CLIENT_ID":      emulator.DemoClientID,
+		"CLIENT_SECRET":  emulator.DemoClientSecret,
+		"REDIRECT_URI":   origin + "/auth/redirect",
+		"SESSION_SECRET": "test-session-secret-0123456789abcdef",
+		"SESSION_DIR":    t.TempDir(),
+	}
+	if co.redis != nil {
+		appEnv["SESSION_TYPE"] = "redis"
+		appEnv["REDIS_URL"] = co.redis.URL()
+	}
+	for _, o := range co.opts {
+		o(&emuCfg, appEnv)
+	}
+	emu, err := emulator.New(emuCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuSrv := httptest.NewTLSServer(emu.Handler())
+	c.stopFuncs = append(c.stopFuncs, emuSrv.Close)
+	c.emu, c.env = emu, appEnv
+	if _, ok := appEnv["AUTHORITY"]; !ok {
+		appEnv["AUTHORITY"] = emu.Authority(emuSrv.URL)
+	}
+	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
+		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
+	}
+	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The app's outbound client as outboundClient makes it, trusting the
+	// test certificate.
+	transport := emuSrv.Client().Transport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	outbound := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	if co.identityTimeout > 0 {
+		outbound.Timeout = co.identityTimeout
+	}
+
+	c.stopFuncs = append(c.stopFuncs, transport.CloseIdleConnections)
+	t.Cleanup(func() {
+		c.stop()
+		secrets := append(emu.IssuedValues(), cfg.ClientSecret, cfg.SessionSecret)
+		for _, u := range emu.Users() {
+			secrets = append(secrets, u.Password)
+		}
+		if co.redis != nil && co.redis.password != "" {
+			secrets = append(secrets, co.redis.password)
+		}
+		if n := secretsIn(logs.String()+redisClientLog.String(), secrets); n > 0 {
+			t.Errorf("the log holds %d secret values (codes, tokens, passwords or secrets) of the %d issued or known", n, len(secrets))
+		}
+	})
+	for i, srv := range servers {
+		app, err := buildApp(ctx, cfg, logger.With("instance", i), outbound, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stopFuncs = append(c.stopFuncs, func() { app.Sessions.Close() })
+		// The production server's settings; httptest supplies the
+		// certificate, so the TLS config is left to it.
+		routes := app.Routes()
+		if co.extraRoutes != nil {
+			co.extraRoutes(routes.(chi.Router))
+		}
+		srv.Config = newServer(srv.Listener.Addr().String(), routes, tls.Certificate{}, logger)
+		srv.TLS = srv.Config.TLSConfig.Clone()
+		srv.TLS.Certificates = nil
+		srv.Config.TLSConfig = nil
+		srv.StartTLS()
+		c.stopFuncs = append(c.stopFuncs, srv.Close)
+		c.instances = append(c.instances, &testEnv{
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: emuSrv.Client(),
+		})
+	}
+	return c
+}
+
+// stop shuts everything down once; tests that count goroutines call it
+// themselves before counting.
+func (c *cluster) stop() {
+	c.stopOnce.Do(func() {
+		for i := len(c.stopFuncs) - 1; i >= 0; i-- {
+			c.stopFuncs[i]()
+		}
+	})
+}
+
+// on returns the URL of path on instance i.
+func (c *cluster) on(i int, path string) string { return c.instances[i].appURL + path }
+
+// onInstance rewrites an absolute URL of any instance to instance i, as a
+// load balancer choosing another instance would.
+func (c *cluster) onInstance(i int, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	target, _ := url.Parse(c.instances[i].appURL)
+	u.Host = target.Host
+	return u.String()
+}
+
+// storedSession reads the identity of the session a cookie names straight
+// from Redis, decrypting it with the app's keys: what an instance would load.
+// ok is false when Redis holds no such session.
+func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.UserSession, ok bool, err error) {
+	hashKey, blockKey := handlers.SessionKeys(c.env["SESSION_SECRET"])
+	codecs := securecookie.CodecsFromPairs(hashKey, blockKey)
+	for _, codec := range codecs {
+		codec.(*securecookie.SecureCookie).MaxLength(64 << 10)
+	}
+	var id string
+	if err := securecookie.DecodeMulti(handlers.SessionCookieName, cookie, &id, codecs...); err != nil {
+		return nil, false, fmt.Errorf("decoding the session cookie: %w", err)
+	}
+	data, err := rdb.Get(context.Background(), handlers.RedisKeyPrefix+id).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(handlers.SessionCookieName, data, &values, codecs...); err != nil {
+		return nil, true, fmt.Errorf("decoding the stored session: %w", err)
+	}
+	raw, _ := values["identity"].([]byte)
+	s, err = identity.UnmarshalUserSession(raw)
+	return s, true, err
+}
+
+// sessionCookieValue returns the session cookie a browser holds for the
+// cluster (cookies ignore ports, so every instance gets the same one).
+func (b *browser) sessionCookieValue() string {
+	if c := b.sessionCookie(); c != nil {
+		return c.Value
+	}
+	return ""
+}
+
+// secretsIn counts the secrets (8 characters or more) that occur in logs. It
+// indexes the secrets by their first 16 bytes and slides over the log once,
+// so that scanning the log of a load test for thousands of tokens stays fast.
+func secretsIn(logs string, secrets []string) int {
+	const prefix = 16
+	byPrefix := map[string][]string{}
+	found := map[string]bool{}
+	for _, s := range secrets {
+		switch {
+		case len(s) < 8:
+		case len(s) < prefix:
+			if strings.Contains(logs, s) {
+				found[s] = true
+			}
+		default:
+			byPrefix[s[:prefix]] = append(byPrefix[s[:prefix]], s)
+		}
+	}
+	for i := 0; i+prefix <= len(logs); i++ {
+		for _, s := range byPrefix[logs[i:i+prefix]] {
+			if strings.HasPrefix(logs[i:], s) {
+				found[s] = true
+			}
+		}
+	}
+	return len(found)
+}
+
+// The log check itself: a secret is found wherever it sits in a line.
+func TestSecretsInFindsEveryPlacement(t *testing.T) {
+	token := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	logs := "level=INFO msg=request path=/auth/redirect\nlevel=WARN err=\"Bearer " + token + "x\" pw=hunter2pass\n"
+	if n := secretsIn(logs, []string{token, "hunter2pass", "short", "not-in-the-log-at-all-0123456789"}); n != 2 {
+		t.Errorf("found %d secrets, want the token and the password", n)
+	}
+	if n := secretsIn(logs[:len(logs)/2], []string{token}); n != 0 {
+		t.Errorf("found %d secrets in a log without them", n)
+	}
+}
