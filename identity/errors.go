@@ -63,6 +63,11 @@ type entraError struct {
 // provider said no, with a reason), *UnavailableError (it could not be reached
 // or failed), or the error itself for anything else.
 func classify(op string, err error) error {
+	if errors.As(err, &msalerrors.InvalidJsonErr{}) {
+		// MSAL's message holds the raw answer it could not parse: for a
+		// token response, the tokens themselves. It must reach no log.
+		return fmt.Errorf("identity: %s: the identity provider's answer could not be parsed", op)
+	}
 	var call msalerrors.CallErr
 	if !errors.As(err, &call) || call.Resp == nil {
 		if isNetworkError(err) {

@@ -102,6 +102,8 @@ func (s *UserSession) addFlow(state string, f Flow, now time.Time) {
 // then is the user stored in the session.
 func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.Values) (string, error) {
 	if code := query.Get("error"); code != "" {
+		// The sign-in this answers is over: its flow cannot be used again.
+		delete(s.Flows, query.Get("state"))
 		return "", &AuthError{
 			Code:          code,
 			Description:   query.Get("error_description"),
@@ -132,6 +134,9 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.V
 		return "", &AuthError{Code: "invalid_request", Description: "The sign-in response has no authorization code."}
 	}
 
+	// Whoever was signed in in this browser before is signed out now: their
+	// tokens must not stay in the cache of the user who signs in.
+	s.SignOut()
 	app, err := c.msal(s)
 	if err != nil {
 		return "", err
@@ -205,6 +210,11 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		return Token{}, err
 	}
 	account, err := app.Account(ctx, s.HomeAccountID)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The request was cancelled or timed out (the browser went away):
+		// that says nothing about the user's tokens, so keep them.
+		return Token{}, &UnavailableError{Op: "reading the token cache", Err: ctxErr}
+	}
 	if err != nil {
 		// The stored cache cannot be read (corrupted, or written by an
 		// incompatible MSAL version): only a new sign-in can replace it.
@@ -215,6 +225,9 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 	}
 	result, err := app.AcquireTokenSilent(ctx, scopes, confidential.WithSilentAccount(account))
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Token{}, &UnavailableError{Op: "refreshing the access token", Err: ctxErr}
+		}
 		err = classify("refreshing the access token", err)
 		var unavailable *UnavailableError
 		if errors.As(err, &unavailable) {
@@ -225,7 +238,14 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		return Token{}, fmt.Errorf("%w: %v", ErrInteractionRequired, err)
 	}
 	if raw := result.IDToken.RawToken; raw != "" && result.Metadata.TokenSource == confidential.TokenSourceIdentityProvider {
-		if claims, err := c.checkIDToken(ctx, raw, ""); err == nil {
+		claims, err := c.checkIDToken(ctx, raw, "")
+		if err == nil && !sameUser(claims, s.Claims) {
+			// OpenID Connect Core 12.2: a refreshed ID token names the
+			// same user, or something is badly wrong. Sign out.
+			s.SignOut()
+			return Token{}, fmt.Errorf("%w: the refreshed ID token names another user", ErrInteractionRequired)
+		}
+		if err == nil {
 			s.Claims = claims
 		}
 	}
@@ -283,4 +303,11 @@ func (c *Client) LogoutURL(ctx context.Context, postLogoutRedirectURI string) (s
 	q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// sameUser reports whether two sets of ID token claims name the same user in
+// the same tenant.
+func sameUser(a, b Claims) bool {
+	return a.String("oid") == b.String("oid") && a.String("tid") == b.String("tid") &&
+		a.String("sub") == b.String("sub")
 }

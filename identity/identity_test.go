@@ -54,8 +54,13 @@ func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emula
 // signIn runs the whole flow with the emulator's form and returns the session.
 func signIn(t *testing.T, id *identity.Client, srv *httptest.Server, username, password string) *identity.UserSession {
 	t.Helper()
+	return signInAgain(t, id, srv, &identity.UserSession{}, username, password)
+}
+
+// signInAgain runs the flow in an existing session.
+func signInAgain(t *testing.T, id *identity.Client, srv *httptest.Server, s *identity.UserSession, username, password string) *identity.UserSession {
+	t.Helper()
 	ctx := context.Background()
-	s := &identity.UserSession{}
 	authURL, err := id.StartSignIn(ctx, s, "/graph")
 	if err != nil {
 		t.Fatal(err)
@@ -209,4 +214,38 @@ func TestStoredSessionHoldsNoRawIDToken(t *testing.T) {
 		t.Fatal("a cached access token was fetched again")
 	}
 
+}
+
+// Signing in as someone else in the same browser leaves none of the first
+// user's tokens in the session.
+func TestSecondSignInReplacesTheFirstUsersTokens(t *testing.T) {
+	id, _, srv, _ := setup(t, emulator.Config{})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	alice := s.HomeAccountID
+	second := signInAgain(t, id, srv, s, "admin@demo.test", "admin-password")
+	if second.HomeAccountID == alice {
+		t.Fatal("still alice")
+	}
+	if strings.Contains(string(second.TokenCache), alice) {
+		t.Fatal("the admin's session still holds alice's tokens")
+	}
+}
+
+// A request that is cancelled (the browser went away) keeps the user signed in.
+func TestCancelledRequestKeepsTheUser(t *testing.T) {
+	id, _, srv, _ := setup(t, emulator.Config{AccessTokenTTL: 2 * time.Minute})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := id.AcquireToken(ctx, s, nil)
+	var unavailable *identity.UnavailableError
+	if !errors.As(err, &unavailable) {
+		t.Fatalf("cancelled AcquireToken: %v", err)
+	}
+	if !s.SignedIn() {
+		t.Fatal("a cancelled request signed the user out")
+	}
+	if _, err := id.AcquireToken(context.Background(), s, nil); err != nil {
+		t.Fatalf("next request: %v", err)
+	}
 }

@@ -183,6 +183,15 @@ func (t *cachingTransport) fill(req *http.Request, key string, f *fetch) (*http.
 	if err != nil {
 		return nil, err
 	}
+	if !discoveryDocument(body) {
+		// A 200 that is not a discovery document (a proxy's error page):
+		// pass it on, but do not keep it for a day.
+		return &http.Response{
+			Status: resp.Status, StatusCode: resp.StatusCode, Proto: resp.Proto,
+			ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor, Header: resp.Header,
+			Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req,
+		}, nil
+	}
 	f.resp = cachedResponse{header: resp.Header.Clone(), body: body, expires: t.now().Add(metadataTTL)}
 	f.ok = true
 	return f.resp.response(req), nil
@@ -200,4 +209,14 @@ func (e cachedResponse) response(req *http.Request) *http.Response {
 		ContentLength: int64(len(e.body)),
 		Request:       req,
 	}
+}
+
+// discoveryDocument reports whether body is a JSON object with an issuer
+// (openid-configuration) or a tenant discovery endpoint (instance discovery).
+func discoveryDocument(body []byte) bool {
+	var doc struct {
+		Issuer                  string `json:"issuer"`
+		TenantDiscoveryEndpoint string `json:"tenant_discovery_endpoint"`
+	}
+	return json.Unmarshal(body, &doc) == nil && (doc.Issuer != "" || doc.TenantDiscoveryEndpoint != "")
 }

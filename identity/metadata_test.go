@@ -101,3 +101,36 @@ func TestCachingTransportPassesOtherRequests(t *testing.T) {
 		t.Fatalf("%d calls, want 2", n)
 	}
 }
+
+// A 200 that is not a discovery document (a proxy's error page) is passed
+// on but not kept: the next request asks again.
+func TestCachingTransportDoesNotCacheNonDocuments(t *testing.T) {
+	next := &fixedBodyTransport{body: "<html>proxy error</html>"}
+	ct := newCachingTransport(next, time.Now)
+	const url = "https://login.example/t/v2.0/.well-known/openid-configuration"
+	for range 2 {
+		if _, body := get(t, ct, url); body != next.body {
+			t.Fatalf("body %q", body)
+		}
+	}
+	if next.calls.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", next.calls.Load())
+	}
+	// MSAL asks with an empty query ("...?"); it is the same document.
+	next.body = `{"issuer":"x"}`
+	get(t, ct, url)
+	get(t, ct, url+"?")
+	if next.calls.Load() != 3 {
+		t.Fatalf("%d fetches, want 3", next.calls.Load())
+	}
+}
+
+type fixedBodyTransport struct {
+	calls atomic.Int32
+	body  string
+}
+
+func (f *fixedBodyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.calls.Add(1)
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(f.body)), Request: req}, nil
+}
