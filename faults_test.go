@@ -185,3 +185,33 @@ func mustGlob(t *testing.T, pattern string) []string {
 	}
 	return files
 }
+
+// A page still refreshing a token when the user signs out in another tab
+// must not write the ended session back.
+func TestSignOutIsNotUndoneByARequestInFlight(t *testing.T) {
+	env := newTestEnv(t, withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Delay: time.Second, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		resp, err := b.client.Get(env.appURL + "/graph")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // the refresh is now waiting on the token endpoint
+	assertStatus(t, b.get("/logout"), http.StatusFound)
+	if status := <-done; status != http.StatusOK {
+		t.Fatalf("the page in flight answered %d", status)
+	}
+	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 0 {
+		t.Fatalf("%d session files after sign-out: the page in flight wrote its session back", len(files))
+	}
+	assertStatus(t, b.get("/token_details"), http.StatusFound)
+}

@@ -49,6 +49,7 @@ type redisCommands interface {
 	Get(ctx context.Context, key string) *redis.StringCmd
 	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Exists(ctx context.Context, keys ...string) *redis.IntCmd
 }
 
 // RedisStore keeps sessions in Redis, like FilesystemStore keeps them in
@@ -102,7 +103,9 @@ func NewRedisSessionStore(ctx context.Context, redisURL, secret string) (*Sessio
 	}
 	store := newRedisStore(client, secret)
 	store.closer = client.Close
-	return NewSessionStore(store), nil
+	st := NewSessionStore(store)
+	st.exists = store.exists
+	return st, nil
 }
 
 // newRedisStore builds the store over any client; NewRedisSessionStore
@@ -206,6 +209,17 @@ func (s *RedisStore) Save(r *http.Request, w http.ResponseWriter, session *sessi
 	}
 	http.SetCookie(w, sessions.NewCookie(session.Name(), cookie, session.Options))
 	return nil
+}
+
+// exists reports whether a session's record is still in Redis.
+func (s *RedisStore) exists(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	n, err := s.client.Exists(ctx, s.key(id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("%w: looking up a session in Redis: %w", ErrStoreUnavailable, err)
+	}
+	return n > 0, nil
 }
 
 // Close closes the connection pool.

@@ -62,6 +62,21 @@ func (f *fakeRedis) Set(_ context.Context, key string, value any, ttl time.Durat
 	return redis.NewStatusResult("OK", nil)
 }
 
+func (f *fakeRedis) Exists(_ context.Context, keys ...string) *redis.IntCmd {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return redis.NewIntResult(0, errRedisDown)
+	}
+	var n int64
+	for _, k := range keys {
+		if _, ok := f.data[k]; ok {
+			n++
+		}
+	}
+	return redis.NewIntResult(n, nil)
+}
+
 func (f *fakeRedis) Del(_ context.Context, keys ...string) *redis.IntCmd {
 	f.mu.Lock()
 	defer f.mu.Unlock()

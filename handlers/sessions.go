@@ -35,6 +35,10 @@ const identityKey = "identity"
 type SessionStore struct {
 	store  sessions.Store
 	maxAge int
+	// exists reports whether a session's record is still stored; save uses
+	// it so that a request cannot bring back a session that another request
+	// ended (a sign-out in another tab). Nil for stores that cannot tell.
+	exists func(ctx context.Context, id string) (bool, error)
 }
 
 // SessionLifetime is how long a session lives after it last changed.
@@ -79,7 +83,19 @@ func NewFilesystemSessionStore(dir, secret string) (*SessionStore, error) {
 	fsStore := sessions.NewFilesystemStore(dir, hashKey, blockKey)
 	fsStore.Options = cookieOptions()
 	fsStore.MaxLength(maxSessionSize)
-	return NewSessionStore(fsStore), nil
+	st := NewSessionStore(fsStore)
+	st.exists = func(_ context.Context, id string) (bool, error) {
+		// FilesystemStore keeps each session in "session_<id>".
+		_, err := os.Stat(filepath.Join(dir, "session_"+id))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		}
+		return false, err
+	}
+	return st, nil
 }
 
 // NewSessionStore wraps a gorilla store whose Options are already set.
@@ -166,6 +182,18 @@ func (st *SessionStore) save(w http.ResponseWriter, r *http.Request, s *requestS
 	}
 	if s.gs.IsNew && bytes.Equal(data, []byte("{}")) {
 		return nil
+	}
+	if !s.gs.IsNew && s.gs.ID != "" && st.exists != nil {
+		// Another request may have ended this session since this one
+		// loaded it (sign-out in another tab while a page was refreshing a
+		// token): writing it back would undo the sign-out.
+		ok, err := st.exists(r.Context(), s.gs.ID)
+		if err != nil {
+			return fmt.Errorf("checking the session: %w", err)
+		}
+		if !ok {
+			return nil
+		}
 	}
 	s.gs.Values[identityKey] = data
 	if err := st.store.Save(r, w, s.gs); err != nil {
