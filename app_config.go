@@ -71,15 +71,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("GRAPH_TIMEOUT")))
 	}
 
+	// No default tenant: "common" would silently accept users, and their
+	// app roles, from every tenant where someone consented to the app.
 	cfg.Authority = get("AUTHORITY", "")
-	if cfg.Authority == "" {
-		tenant := get("TENANT_ID", "common")
+	if tenant := get("TENANT_ID", ""); cfg.Authority == "" && tenant != "" {
 		cfg.Authority = "https://login.microsoftonline.com/" + tenant
 	}
-	if err := checkAuthority(cfg.Authority); err != nil {
-		errs = append(errs, err)
+	if cfg.Authority != "" {
+		if err := checkAuthority(cfg.Authority); err != nil {
+			errs = append(errs, err)
+		}
+		cfg.Authority = strings.TrimSuffix(cfg.Authority, "/")
 	}
-	cfg.Authority = strings.TrimSuffix(cfg.Authority, "/")
 
 	cfg.RedirectURI = get("REDIRECT_URI", fmt.Sprintf("https://localhost:%d/auth/redirect", cfg.Port))
 	if err := checkRedirectURI(cfg.RedirectURI); err != nil {
@@ -103,6 +106,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	if cfg.ClientID == "" || placeholder(cfg.ClientID) {
 		cfg.Problems = append(cfg.Problems, "CLIENT_ID is not set: use the Application (client) ID of your app registration.")
+	}
+	if cfg.Authority == "" {
+		cfg.Problems = append(cfg.Problems, "AUTHORITY (or TENANT_ID) is not set: use https://login.microsoftonline.com/<your tenant ID>.")
 	}
 	if cfg.ClientSecret == "" || placeholder(cfg.ClientSecret) {
 		cfg.Problems = append(cfg.Problems, "CLIENT_SECRET is not set: create a client secret under Certificates & secrets.")
@@ -189,7 +195,7 @@ func checkRedisURL(v string) error {
 
 func checkURL(name, v string) error {
 	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return fmt.Errorf("%s must be an absolute https URL, not %q", name, v)
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestLoadConfigAuthorities(t *testing.T) {
 	}{
 		{"tenant id", map[string]string{"AUTHORITY": "", "TENANT_ID": "contoso.onmicrosoft.com"}, "https://login.microsoftonline.com/contoso.onmicrosoft.com"},
 		{"external id", map[string]string{"AUTHORITY": "https://contoso.ciamlogin.com/contoso.onmicrosoft.com/"}, "https://contoso.ciamlogin.com/contoso.onmicrosoft.com"},
-		{"neither", map[string]string{"AUTHORITY": ""}, "https://login.microsoftonline.com/common"},
+		{"explicit common", map[string]string{"AUTHORITY": "https://login.microsoftonline.com/common"}, "https://login.microsoftonline.com/common"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +89,7 @@ func TestLoadConfigRejectsMalformed(t *testing.T) {
 		{"session type", "SESSION_TYPE", "memcached", "SESSION_TYPE"},
 		{"redis without url", "SESSION_TYPE", "redis", "REDIS_URL"},
 		{"graph endpoint", "GRAPH_ENDPOINT", "graph.microsoft.com/v1.0/me", "GRAPH_ENDPOINT"},
+		{"http graph endpoint", "GRAPH_ENDPOINT", "http://graph.microsoft.com/v1.0/me", "GRAPH_ENDPOINT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +116,7 @@ func TestLoadConfigProblems(t *testing.T) {
 		{"no client id", map[string]string{"CLIENT_ID": ""}, []string{"CLIENT_ID"}},
 		{"placeholder id and secret", map[string]string{"CLIENT_ID": "<client id>", "CLIENT_SECRET": "<client secret>"}, []string{"CLIENT_ID", "CLIENT_SECRET"}},
 		{"short session secret", map[string]string{"SESSION_SECRET": "short"}, []string{"SESSION_SECRET"}},
+		{"no tenant", map[string]string{"AUTHORITY": ""}, []string{"AUTHORITY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -213,8 +213,9 @@ func newServer(addr string, h http.Handler, cert tls.Certificate, logger *slog.L
 		},
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		// Long enough for a token refresh plus a Graph call at their timeouts.
-		WriteTimeout:   45 * time.Second,
+		// Long enough for the slowest page: a discovery fetch and a token
+		// refresh at their 30 s timeouts, then Graph at GRAPH_TIMEOUT.
+		WriteTimeout:   75 * time.Second,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
