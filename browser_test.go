@@ -30,7 +30,7 @@ func TestBrowser(t *testing.T) {
 		name: "home-signed-out", url: app + "/", status: http.StatusOK, heading: "Microsoft Entra ID sign-in sample",
 		texts: []string{"You're not signed in.", "Sign in", "/graph — Call Microsoft Graph /me"},
 	})
-	if c := tab.cookie(app, "session"); c != nil {
+	if c := tab.cookie(app, "__Host-session"); c != nil {
 		t.Errorf("a visitor who only looked got a session cookie: %+v", c)
 	}
 
@@ -150,7 +150,7 @@ func TestBrowser(t *testing.T) {
 // checkSessionCookieInBrowser checks the session cookie as Chromium stored it.
 func checkSessionCookieInBrowser(t *testing.T, tab *chromeTab, appURL string) {
 	t.Helper()
-	c := tab.cookie(appURL, "session")
+	c := tab.cookie(appURL, "__Host-session")
 	if c == nil {
 		t.Fatal("signed in, but the browser holds no session cookie")
 	}

@@ -262,7 +262,7 @@ func (b *browser) signIn(username, password string) *page {
 func (b *browser) sessionCookie() *http.Cookie {
 	u, _ := url.Parse(b.env.appURL)
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == "session" {
+		if c.Name == "__Host-session" {
 			return c
 		}
 	}

@@ -118,7 +118,7 @@ func TestSignInWalk(t *testing.T) {
 	// The old cookie, replayed, is worth nothing.
 	replay := env.newBrowser()
 	u, _ := url.Parse(env.appURL)
-	replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: after.Value}})
+	replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-session", Value: after.Value}})
 	again := replay.get("/token_details")
 	assertStatus(t, again, http.StatusFound)
 }
@@ -127,7 +127,7 @@ func TestSignInWalk(t *testing.T) {
 func checkSessionCookie(t *testing.T, p *page) {
 	t.Helper()
 	for _, line := range p.header.Values("Set-Cookie") {
-		if !strings.HasPrefix(line, "session=") {
+		if !strings.HasPrefix(line, "__Host-session=") {
 			continue
 		}
 		for _, attr := range []string{"; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"} {
@@ -300,7 +300,7 @@ func TestSignInErrors(t *testing.T) {
 		u, _ := url.Parse(env.appURL)
 		tampered := []byte(c.Value)
 		tampered[len(tampered)/2] ^= 1
-		b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: string(tampered)}})
+		b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-session", Value: string(tampered)}})
 		home := b.get("/")
 		assertStatus(t, home, http.StatusOK)
 		assertContains(t, home, "You're not signed in.")

@@ -153,15 +153,15 @@ func TestOversizedRequests(t *testing.T) {
 	}{
 		{"query over the limit", "/auth/redirect?code=" + big(100<<10) + "&state=x", nil, http.StatusRequestHeaderFieldsTooLarge, ""},
 		{"path over the limit", "/" + big(100<<10), nil, http.StatusRequestHeaderFieldsTooLarge, ""},
-		{"cookie over the limit", "/", http.Header{"Cookie": {"session=" + big(100<<10)}}, http.StatusRequestHeaderFieldsTooLarge, ""},
+		{"cookie over the limit", "/", http.Header{"Cookie": {"__Host-session=" + big(100<<10)}}, http.StatusRequestHeaderFieldsTooLarge, ""},
 		{"large query", "/auth/redirect?code=" + big(30<<10) + "&state=" + big(10<<10), nil, http.StatusBadRequest, "state_mismatch"},
 		{"many parameters", "/auth/redirect?" + strings.Repeat("state=x&", 5000), nil, http.StatusBadRequest, "state_mismatch"},
 		{"large error description", "/auth/redirect?error=x&error_description=" + big(40<<10), nil, http.StatusBadRequest, "Sign-in failed"},
 		{"large path", "/" + big(20<<10), nil, http.StatusNotFound, "Page not found"},
 		{"large next", "/login?next=/" + big(40<<10), nil, http.StatusOK, "Sign in with Microsoft"},
-		{"large session cookie", "/", http.Header{"Cookie": {"session=" + big(30<<10)}}, http.StatusOK, "You're not signed in."},
+		{"large session cookie", "/", http.Header{"Cookie": {"__Host-session=" + big(30<<10)}}, http.StatusOK, "You're not signed in."},
 		{"many cookies", "/", cookies(100, 400), http.StatusOK, "You're not signed in."},
-		{"many session cookies", "/", http.Header{"Cookie": {strings.Repeat("session=x; ", 2000)}}, http.StatusOK, "You're not signed in."},
+		{"many session cookies", "/", http.Header{"Cookie": {strings.Repeat("__Host-session=x; ", 2000)}}, http.StatusOK, "You're not signed in."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b.t = t
@@ -177,7 +177,7 @@ func TestOversizedRequests(t *testing.T) {
 	b.t = t
 	b.signIn("alice@demo.test", "alice-password")
 	h := cookies(100, 400)
-	h["Cookie"][0] += "; session=" + b.sessionCookie().Value
+	h["Cookie"][0] += "; __Host-session=" + b.sessionCookie().Value
 	p := get(env.newBrowser(), "/token_details", h)
 	assertStatus(t, p, http.StatusOK)
 	assertContains(t, p, "alice@demo.test")
@@ -330,7 +330,7 @@ func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 			t.Errorf("%s: the page shows internals", h.name)
 		}
 		for _, line := range p.header.Values("Set-Cookie") {
-			if !strings.HasPrefix(line, "session=") {
+			if !strings.HasPrefix(line, "__Host-session=") {
 				t.Errorf("%s sets a cookie other than the session's: %s", h.name, line)
 			}
 			for _, attr := range []string{"; Path=/", "; Secure", "; HttpOnly", "; SameSite=Lax"} {

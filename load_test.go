@@ -306,7 +306,7 @@ func (vu *virtualUser) checkStoredSession() {
 		base, _ := url.Parse(vu.instance(0))
 		var cookie string
 		for _, ck := range vu.client.Jar.Cookies(base) {
-			if ck.Name == "session" {
+			if ck.Name == "__Host-session" {
 				cookie = ck.Value
 			}
 		}

@@ -24,7 +24,9 @@ import (
 )
 
 // SessionCookieName is the name of the cookie that carries the session id.
-const SessionCookieName = "session"
+// Browsers accept a __Host- cookie only when it is Secure, has Path=/ and no
+// Domain, so a sibling subdomain cannot plant one to fix a user's session.
+const SessionCookieName = "__Host-session"
 
 // identityKey is the session value holding the encoded identity.UserSession.
 const identityKey = "identity"
