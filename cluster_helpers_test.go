@@ -286,7 +286,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		if co.extraRoutes != nil {
 			co.extraRoutes(routes.(chi.Router))
 		}
-		srv.Config = newServer(srv.Listener.Addr().String(), routes, tls.Certificate{}, logger)
+		srv.Config = newServer(routes, tls.Certificate{}, logger)
 		srv.TLS = srv.Config.TLSConfig.Clone()
 		srv.TLS.Certificates = nil
 		srv.Config.TLSConfig = nil

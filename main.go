@@ -31,6 +31,7 @@ import (
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/httpsserver"
 )
 
 // files holds the templates and static files, built into the binary. The
@@ -101,12 +102,18 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 		defer app.Sessions.Close()
 	}
 
-	srv := newServer(fmt.Sprintf("127.0.0.1:%d", cfg.Port), app.Routes(), cert, logger)
+	srv := newServer(app.Routes(), cert, logger)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Port))
+	if err != nil {
+		return err
+	}
 	fmt.Printf("Listening on https://localhost:%d (redirect URI %s, %s sessions)\n", cfg.Port, cfg.RedirectURI, cfg.SessionType)
 	for _, p := range cfg.Problems {
 		fmt.Println("Configuration needed:", p)
 	}
-	return serve(ctx, srv, logger)
+	err = httpsserver.Serve(ctx, srv, ln, 10*time.Second)
+	logger.Info("stopped")
+	return err
 }
 
 // buildApp wires the configuration into the app's handlers.
@@ -200,50 +207,11 @@ func outboundClient(demo bool, certFile string) (*http.Client, error) {
 	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
 }
 
-// newServer returns the HTTPS server with timeouts that keep slow clients
-// from holding connections, and modern TLS settings.
-func newServer(addr string, h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.Server {
-	return &http.Server{
-		Addr:    addr,
-		Handler: h,
-		TLSConfig: &tls.Config{
-			Certificates:     []tls.Certificate{cert},
-			MinVersion:       tls.VersionTLS12,
-			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-		},
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		// Long enough for the slowest page: a discovery fetch and a token
-		// refresh at their 30 s timeouts, then Graph at GRAPH_TIMEOUT.
-		WriteTimeout:   75 * time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-}
-
-// serve runs srv until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-		}
-		close(errc)
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+// newServer returns the app's HTTPS server. Its write timeout is long enough
+// for the slowest page: a discovery fetch and a token refresh at their 30 s
+// timeouts, then Graph at GRAPH_TIMEOUT.
+func newServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.Server {
+	return httpsserver.New(h, cert, 75*time.Second, logger)
 }
 
 // demoEnv overrides the identity settings so the app signs in against the
@@ -282,21 +250,16 @@ func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert t
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	srv := newServer(addr, emu.Handler(), cert, logger)
+	// Long enough for injected delays ("hang for 5 s").
+	srv := httpsserver.New(emu.Handler(), cert, 2*time.Minute, logger)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	go func() {
-		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpsserver.Serve(ctx, srv, ln, 5*time.Second); err != nil {
 			logger.Error("emulator stopped", "err", err)
 		}
-	}()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdownCtx)
 	}()
 	return emu, nil
 }

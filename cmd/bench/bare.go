@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"ms-identity-go-webapp/internal/httpsserver"
 )
 
 // benchEnvPrefix marks the variables that make this binary the bare
@@ -44,19 +46,12 @@ func serveBare() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/css; charset=utf-8")
-			w.Write(body)
-		}),
-		TLSConfig: &tls.Config{
-			Certificates:     []tls.Certificate{cert},
-			MinVersion:       tls.VersionTLS12,
-			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-		},
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	// The same server settings as the app's, so that the two differ only by
+	// what the app does per request.
+	srv := httpsserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Write(body)
+	}), cert, time.Minute, nil)
 	fmt.Println("bare server on", ln.Addr())
 	// The benchmark ends this process with SIGTERM, which ends it at once:
 	// there is nothing to shut down gracefully.
