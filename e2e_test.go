@@ -558,3 +558,18 @@ func TestSecurityHeadersAndNotFound(t *testing.T) {
 	assertContains(t, nf, "Page not found")
 	assertContains(t, nf, `<link rel="stylesheet" href="/static/style.css">`)
 }
+
+// A session that holds only a sign-in in progress lives an hour; a signed-in
+// one a week.
+func TestSessionLifetimes(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	start := b.get("/login")
+	if !strings.Contains(start.header.Get("Set-Cookie"), "Max-Age=3600") {
+		t.Errorf("sign-in in progress: %s", start.header.Get("Set-Cookie"))
+	}
+	done := b.signIn("alice@demo.test", "alice-password")
+	if !strings.Contains(done.header.Get("Set-Cookie"), "Max-Age=604800") {
+		t.Errorf("signed in: %s", done.header.Get("Set-Cookie"))
+	}
+}

@@ -162,17 +162,18 @@ func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*han
 	if err != nil {
 		return nil, err
 	}
-	go cleanSessions(ctx, cfg.SessionDir, logger)
+	go cleanSessions(ctx, store, logger)
 	return store, nil
 }
 
-// cleanSessions deletes expired session files at start-up and every hour.
-func cleanSessions(ctx context.Context, dir string, logger *slog.Logger) {
-	ticker := time.NewTicker(time.Hour)
+// cleanSessions deletes expired session files at start-up and every quarter
+// of an hour.
+func cleanSessions(ctx context.Context, store *handlers.SessionStore, logger *slog.Logger) {
+	ticker := time.NewTicker(15 * time.Minute)
 	defer ticker.Stop()
 	for {
-		if n, err := handlers.CleanSessionFiles(dir, time.Now()); err != nil {
-			logger.Warn("cleaning expired sessions", "dir", dir, "err", err)
+		if n, err := store.Clean(time.Now()); err != nil {
+			logger.Warn("cleaning expired sessions", "err", err)
 		} else if n > 0 {
 			logger.Info("deleted expired sessions", "count", n)
 		}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"ms-identity-go-webapp/identity"
@@ -41,10 +42,19 @@ type SessionStore struct {
 	// it so that a request cannot bring back a session that another request
 	// ended (a sign-out in another tab). Nil for stores that cannot tell.
 	exists func(ctx context.Context, id string) (bool, error)
+	// clean deletes expired records, for stores that do not expire them
+	// themselves (files; Redis expires its keys). Nil when there is nothing
+	// to do.
+	clean func(now time.Time) (int, error)
 }
 
 // SessionLifetime is how long a session lives after it last changed.
 const SessionLifetime = 7 * 24 * time.Hour
+
+// AbandonedSessionLifetime is how long a session that holds no signed-in user
+// lives: only sign-ins in progress, which take minutes. Any visitor creates
+// one by opening /login, so they must not pile up for a week.
+const AbandonedSessionLifetime = time.Hour
 
 // maxSessionSize bounds one stored session. gorilla's default of 4096 bytes
 // is too small for a token cache with Entra-sized tokens.
@@ -83,9 +93,11 @@ func NewFilesystemSessionStore(dir, secret string) (*SessionStore, error) {
 	}
 	hashKey, blockKey := SessionKeys(secret)
 	fsStore := sessions.NewFilesystemStore(dir, hashKey, blockKey)
+	fsStore.MaxAge(int(SessionLifetime / time.Second)) // the files' signatures expire with the sessions
 	fsStore.Options = cookieOptions()
 	fsStore.MaxLength(maxSessionSize)
 	st := NewSessionStore(fsStore)
+	st.clean = func(now time.Time) (int, error) { return cleanSessionFiles(dir, fsStore.Codecs, now) }
 	st.exists = func(_ context.Context, id string) (bool, error) {
 		// FilesystemStore keeps each session in "session_<id>".
 		_, err := os.Stat(filepath.Join(dir, "session_"+id))
@@ -198,6 +210,10 @@ func (st *SessionStore) save(w http.ResponseWriter, r *http.Request, s *requestS
 		}
 	}
 	s.gs.Values[identityKey] = data
+	s.gs.Options.MaxAge = st.maxAge
+	if !s.user.SignedIn() {
+		s.gs.Options.MaxAge = int(AbandonedSessionLifetime / time.Second)
+	}
 	if err := st.store.Save(r, w, s.gs); err != nil {
 		return fmt.Errorf("saving the session: %w", err)
 	}
@@ -261,10 +277,20 @@ func (d discardWriter) Header() http.Header         { return d.header }
 func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d discardWriter) WriteHeader(int)             {}
 
-// CleanSessionFiles deletes session files in dir that were last written more
-// than SessionLifetime ago: their cookies have expired, so nobody can use
-// them again. It returns how many it deleted.
-func CleanSessionFiles(dir string, now time.Time) (int, error) {
+// Clean deletes the store's expired sessions and returns how many; see
+// cleanSessionFiles. It does nothing for stores that expire their own.
+func (st *SessionStore) Clean(now time.Time) (int, error) {
+	if st.clean == nil {
+		return 0, nil
+	}
+	return st.clean(now)
+}
+
+// cleanSessionFiles deletes the session files nobody can use any more: those
+// last written more than SessionLifetime ago, whose cookies have expired, and
+// those older than AbandonedSessionLifetime that hold no signed-in user (or
+// cannot be read at all).
+func cleanSessionFiles(dir string, codecs []securecookie.Codec, now time.Time) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
@@ -278,11 +304,28 @@ func CleanSessionFiles(dir string, now time.Time) (int, error) {
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		if now.Sub(info.ModTime()) > SessionLifetime {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+		age := now.Sub(info.ModTime())
+		path := filepath.Join(dir, e.Name())
+		if age > SessionLifetime || (age > AbandonedSessionLifetime && !signedInFile(path, codecs)) {
+			if err := os.Remove(path); err == nil {
 				removed++
 			}
 		}
 	}
 	return removed, nil
+}
+
+// signedInFile reports whether a session file holds a signed-in user.
+func signedInFile(path string, codecs []securecookie.Codec) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(SessionCookieName, string(data), &values, codecs...); err != nil {
+		return false
+	}
+	raw, _ := values[identityKey].([]byte)
+	user, err := identity.UnmarshalUserSession(raw)
+	return err == nil && user.SignedIn()
 }
