@@ -249,3 +249,15 @@ func TestCancelledRequestKeepsTheUser(t *testing.T) {
 		t.Fatalf("next request: %v", err)
 	}
 }
+
+// MSAL reads MSAL_FORCE_REGION from the environment and would send the
+// sign-in to a regional host (westus.<host>) that the tenant does not have;
+// the client must ignore it.
+func TestIgnoresMSALForceRegion(t *testing.T) {
+	t.Setenv("MSAL_FORCE_REGION", "westus")
+	id, _, srv, _ := setup(t, emulator.Config{})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	if _, err := id.AcquireToken(context.Background(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+}
