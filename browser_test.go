@@ -11,7 +11,6 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
@@ -140,7 +139,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// The app without its registration settings explains what to set.
-	unconfigured := newUnconfiguredApp(t)
+	unconfigured := newUnconfiguredApp(t).URL
 	tab.see(tab.open(unconfigured+"/"), pageWant{
 		name: "config-error", url: unconfigured + "/", status: http.StatusServiceUnavailable, heading: "Configuration needed",
 		texts: []string{"CLIENT_ID is not set", "CLIENT_SECRET is not set", "./run.dev.sh --demo"},
@@ -158,21 +157,4 @@ func checkSessionCookieInBrowser(t *testing.T, tab *chromeTab, appURL string) {
 		t.Errorf("session cookie: Secure=%v HttpOnly=%v SameSite=%q Path=%q, want Secure, HttpOnly, SameSite=Lax, Path=/",
 			c.Secure, c.HTTPOnly, c.SameSite, c.Path)
 	}
-}
-
-// newUnconfiguredApp serves the app with no CLIENT_ID or CLIENT_SECRET, as
-// after a fresh clone, over TLS on loopback until the test ends.
-func newUnconfiguredApp(t *testing.T) string {
-	t.Helper()
-	cfg, err := LoadConfig(func(k string) string {
-		return map[string]string{"SESSION_SECRET": strings.Repeat("x", 32)}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := buildApp(t.Context(), cfg, nil, http.DefaultClient, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newTLSTestServer(t, app.Routes()).URL
 }

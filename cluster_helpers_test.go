@@ -1,6 +1,6 @@
-// Test harness for more than one app instance: a real redis-server started
-// by the test, and app instances that share one emulator and one session
-// store, served with the production server's settings.
+// Test harness for one or more app instances that share one emulator and
+// one session store (files, or a real redis-server started by the test),
+// served with the production server's settings.
 
 package main
 
@@ -29,12 +29,13 @@ import (
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/testutil"
 )
 
 // redisClientLog collects what go-redis reports through its package-wide
 // logger (reconnects while Redis is down) in every test of this package; the
 // clusters' log checks scan it too.
-var redisClientLog = &lockedBuffer{}
+var redisClientLog = &testutil.SyncBuffer{}
 
 var quietRedisLog = sync.OnceFunc(func() {
 	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(redisClientLog, nil))})
@@ -52,7 +53,7 @@ type redisServer struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 }
 
 // startRedis starts redis-server for the test, and stops it when the test
@@ -81,7 +82,7 @@ func startRedisWithPassword(t testing.TB, password string) *redisServer {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	rs := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), password: password, out: &lockedBuffer{}}
+	rs := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), password: password, out: &testutil.SyncBuffer{}}
 	rs.Start()
 	t.Cleanup(rs.Stop)
 	return rs
@@ -170,7 +171,7 @@ type cluster struct {
 	t         *testing.T
 	emu       *emulator.Emulator
 	instances []*testEnv
-	logs      *lockedBuffer
+	logs      *testutil.SyncBuffer
 	env       map[string]string
 	stopOnce  sync.Once
 	stopFuncs []func()
@@ -198,7 +199,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	c := &cluster{t: t, logs: logs}
@@ -217,7 +218,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 
 	emuCfg := emulator.Config{
 		RedirectURIs: []string{origin + "/auth/redirect"},
-		SigningKey:   testKey(),
+		SigningKey:   testutil.SigningKey(),
 		Logger:       logger.With("component", "emulator"),
 	}
 	appEnv := map[string]string{
@@ -351,15 +352,6 @@ func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.U
 	raw, _ := values["identity"].([]byte)
 	s, err = identity.UnmarshalUserSession(raw)
 	return s, true, err
-}
-
-// sessionCookieValue returns the session cookie a browser holds for the
-// cluster (cookies ignore ports, so every instance gets the same one).
-func (b *browser) sessionCookieValue() string {
-	if c := b.sessionCookie(); c != nil {
-		return c.Value
-	}
-	return ""
 }
 
 // secretsIn counts the secrets (8 characters or more) that occur in logs. It

@@ -5,52 +5,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/internal/testutil"
 )
-
-// testKey is one signing key for every emulator in the tests: making a
-// 2048-bit RSA key per test would dominate the run time.
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// lockedBuffer collects log output from concurrent requests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testEnv is one emulator and one app instance talking to it.
 type testEnv struct {
@@ -59,7 +26,7 @@ type testEnv struct {
 	emuURL string
 	appURL string
 	cfg    Config
-	logs   *lockedBuffer
+	logs   *testutil.SyncBuffer
 	client *http.Client // trusts both servers' certificate
 }
 
@@ -78,81 +45,12 @@ func withAppEnv(key, value string) envOption {
 	return func(_ *emulator.Config, env map[string]string) { env[key] = value }
 }
 
-// newTestEnv starts the emulator and the app on loopback. When the test
-// ends, it checks that no log line holds a code or token the emulator issued.
+// newTestEnv starts the emulator and one app instance on loopback (see
+// newCluster). When the test ends, it checks that no log line holds a code,
+// token, password or secret the emulator issued or knows.
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	// The app's address must be known before the emulator registers its
-	// redirect URI, so its listener is opened first.
-	appSrv := httptest.NewUnstartedServer(nil)
-	appURL := "https://" + appSrv.Listener.Addr().String()
-
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	emuCfg := emulator.Config{
-		RedirectURIs: []string{appURL + "/auth/redirect"},
-		SigningKey:   testKey(),
-		Logger:       logger.With("component", "emulator"),
-	}
-	appEnv := map[string]string{
-		"CLIENT_ID":      emulator.DemoClientID,
-		"CLIENT_SECRET":  emulator.DemoClientSecret,
-		"REDIRECT_URI":   appURL + "/auth/redirect",
-		"SESSION_SECRET": "test-session-secret-0123456789abcdef",
-		"SESSION_DIR":    t.TempDir(),
-	}
-	for _, o := range opts {
-		o(&emuCfg, appEnv)
-	}
-	emu, err := emulator.New(emuCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	emuSrv := httptest.NewTLSServer(emu.Handler())
-	t.Cleanup(emuSrv.Close)
-	if _, ok := appEnv["AUTHORITY"]; !ok {
-		appEnv["AUTHORITY"] = emu.Authority(emuSrv.URL)
-	}
-	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
-		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
-	}
-
-	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Both servers use httptest's certificate, so the emulator server's
-	// client is the app's outbound client and the browser's trust store.
-	app, err := buildApp(ctx, cfg, logger, emuSrv.Client(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appSrv.Config.Handler = app.Routes()
-	appSrv.StartTLS()
-	t.Cleanup(appSrv.Close)
-
-	env := &testEnv{t: t, emu: emu, emuURL: emuSrv.URL, appURL: appURL, cfg: cfg, logs: logs, client: emuSrv.Client()}
-	t.Cleanup(env.checkLogsHoldNoSecrets)
-	return env
-}
-
-// checkLogsHoldNoSecrets fails the test if any code, token or the client
-// secret the emulator knows appears in the log of the app or the emulator.
-func (e *testEnv) checkLogsHoldNoSecrets() {
-	logs := e.logs.String()
-	secrets := append(e.emu.IssuedValues(), e.cfg.ClientSecret, e.cfg.SessionSecret)
-	for _, u := range e.emu.Users() {
-		secrets = append(secrets, u.Password)
-	}
-	for _, s := range secrets {
-		if len(s) >= 8 && strings.Contains(logs, s) {
-			e.t.Errorf("the log holds a secret value (%d characters) issued or known by the emulator", len(s))
-		}
-	}
+	return newCluster(t, clusterOptions{instances: 1, opts: opts}).instances[0]
 }
 
 // page is one HTTP response as a browser would see it.
@@ -307,4 +205,21 @@ func newTLSTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// newUnconfiguredApp serves the app with no CLIENT_ID or CLIENT_SECRET, as
+// after a fresh clone, over TLS on loopback until the test ends.
+func newUnconfiguredApp(t *testing.T) *httptest.Server {
+	t.Helper()
+	cfg, err := LoadConfig(func(k string) string {
+		return map[string]string{"SESSION_SECRET": strings.Repeat("x", 32)}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := buildApp(t.Context(), cfg, nil, http.DefaultClient, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTLSTestServer(t, app.Routes())
 }

@@ -362,17 +362,7 @@ func TestHTMLInUserNameIsEscaped(t *testing.T) {
 
 // Without a client ID or secret every page explains what to set.
 func TestMissingConfiguration(t *testing.T) {
-	cfg, err := LoadConfig(func(k string) string {
-		return map[string]string{"SESSION_SECRET": strings.Repeat("x", 32)}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := buildApp(t.Context(), cfg, nil, http.DefaultClient, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newTLSTestServer(t, app.Routes())
+	srv := newUnconfiguredApp(t)
 	b := &browser{t: t, client: srv.Client()}
 	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, path := range []string{"/", "/login", "/graph", "/admin", "/auth/redirect?code=x&state=y", "/logout"} {
@@ -381,6 +371,7 @@ func TestMissingConfiguration(t *testing.T) {
 		assertContains(t, p, "Configuration needed")
 		assertContains(t, p, "CLIENT_ID is not set")
 		assertContains(t, p, "CLIENT_SECRET is not set")
+		assertContains(t, p, "AUTHORITY (or TENANT_ID) is not set")
 		assertContains(t, p, "./run.dev.sh --demo")
 	}
 	assertStatus(t, b.get(srv.URL+"/static/style.css"), http.StatusOK)

@@ -120,10 +120,6 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !e.begin(w, r, StatAuthorize, EndpointAuthorize) {
 		return
 	}
-	if !e.tenantOK(r) {
-		e.renderError(w, r, http.StatusBadRequest, errTenantNotFound(r.PathValue("tenant")))
-		return
-	}
 	req, pageErr, appErr := e.parseAuthorize(r)
 	if pageErr != nil {
 		e.renderError(w, r, http.StatusBadRequest, *pageErr)
@@ -234,10 +230,6 @@ func (e *Emulator) respondToApp(w http.ResponseWriter, r *http.Request, req *aut
 // back to the app, if the app named a return address it registered.
 func (e *Emulator) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if !e.begin(w, r, StatLogout, EndpointLogout) {
-		return
-	}
-	if !e.tenantOK(r) {
-		e.renderError(w, r, http.StatusBadRequest, errTenantNotFound(r.PathValue("tenant")))
 		return
 	}
 	e.endSession(w, r)

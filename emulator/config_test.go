@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"ms-identity-go-webapp/internal/testutil"
 )
 
 func TestDefaultUsers(t *testing.T) {
@@ -104,7 +106,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.cfg.SigningKey == nil {
-				tc.cfg.SigningKey = testKey()
+				tc.cfg.SigningKey = testutil.SigningKey()
 			}
 			_, err := New(tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -113,7 +115,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		})
 	}
 
-	e, err := New(Config{SigningKey: testKey(), Tenant: "C0FFEE00-0000-4000-A000-0000000000AA",
+	e, err := New(Config{SigningKey: testutil.SigningKey(), Tenant: "C0FFEE00-0000-4000-A000-0000000000AA",
 		RedirectURIs: []string{"http://localhost:8080/cb", "http://[::1]:8080/cb", "https://app.example/cb"}})
 	if err != nil {
 		t.Fatalf("valid config: %v", err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"ms-identity-go-webapp/internal/testutil"
 )
 
 func TestOpenIDConfiguration(t *testing.T) {
@@ -88,7 +90,7 @@ func TestJWKSPublishesTheSigningKey(t *testing.T) {
 		t.Errorf("key = %v", k)
 	}
 	n, _ := b64.DecodeString(str(k, "n"))
-	if new(big.Int).SetBytes(n).Cmp(testKey().N) != 0 {
+	if new(big.Int).SetBytes(n).Cmp(testutil.SigningKey().N) != 0 {
 		t.Error("JWKS modulus is not the signing key's")
 	}
 	if x5c, _ := k["x5c"].([]any); len(x5c) != 1 {

@@ -6,8 +6,6 @@ package emulator
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -23,16 +21,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// testKey is generated once: RSA key generation is the slowest part of New.
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
+	"ms-identity-go-webapp/internal/testutil"
+)
 
 // testClock is a Config.Now that tests move forward.
 type testClock struct {
@@ -50,24 +41,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// syncBuffer is an io.Writer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // handshakeFilter drops the server's "TLS handshake error" lines.
@@ -96,15 +69,15 @@ type testEnv struct {
 	srv     *httptest.Server
 	clock   *testClock
 	browser *http.Client // keeps cookies, never follows redirects
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 }
 
 // newEnv starts an emulator over TLS. mutate may change the config.
 func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
-	env := &testEnv{t: t, clock: &testClock{t: time.Now()}, logs: &syncBuffer{}}
+	env := &testEnv{t: t, clock: &testClock{t: time.Now()}, logs: &testutil.SyncBuffer{}}
 	cfg := Config{
-		SigningKey: testKey(),
+		SigningKey: testutil.SigningKey(),
 		Now:        env.clock.Now,
 		Logger:     slog.New(slog.NewTextHandler(env.logs, nil)),
 	}

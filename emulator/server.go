@@ -104,11 +104,25 @@ func (e *Emulator) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// begin counts a request to an endpoint and applies any injected fault. It
-// returns false when the fault has answered (or the client went away).
+// begin counts a request to an endpoint, applies any injected fault and, for
+// the endpoints under /{tenant}/, checks the tenant. It returns false when it
+// has answered: the fault, or AADSTS90002 for an unknown tenant (a page for
+// the browser's endpoints, JSON for the others).
 func (e *Emulator) begin(w http.ResponseWriter, r *http.Request, stat, endpoint string) bool {
 	e.count(stat)
-	return e.applyFault(w, r, endpoint)
+	if !e.applyFault(w, r, endpoint) {
+		return false
+	}
+	if endpoint == EndpointGraph || e.tenantOK(r) {
+		return true
+	}
+	unknown := errTenantNotFound(r.PathValue("tenant"))
+	if endpoint == EndpointAuthorize || endpoint == EndpointLogout {
+		e.renderError(w, r, http.StatusBadRequest, unknown)
+	} else {
+		e.writeAADError(w, r, unknown)
+	}
+	return false
 }
 
 func (e *Emulator) tenantOK(r *http.Request) bool {
@@ -159,10 +173,6 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 	if !e.begin(w, r, StatOpenIDConfiguration, EndpointOpenIDConfiguration) {
 		return
 	}
-	if !e.tenantOK(r) {
-		e.writeAADError(w, r, errTenantNotFound(r.PathValue("tenant")))
-		return
-	}
 	base := baseURL(r) + "/" + e.tenant
 	writeJSON(w, http.StatusOK, openIDConfiguration{
 		TokenEndpoint:                     base + "/oauth2/v2.0/token",
@@ -190,10 +200,6 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 
 func (e *Emulator) handleKeys(w http.ResponseWriter, r *http.Request) {
 	if !e.begin(w, r, StatKeys, EndpointKeys) {
-		return
-	}
-	if !e.tenantOK(r) {
-		e.writeAADError(w, r, errTenantNotFound(r.PathValue("tenant")))
 		return
 	}
 	writeJSON(w, http.StatusOK, e.signer.jwks(e.issuer(r)))

@@ -14,10 +14,6 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !e.begin(w, r, StatToken, EndpointToken) {
 		return
 	}
-	if !e.tenantOK(r) {
-		e.writeAADError(w, r, errTenantNotFound(r.PathValue("tenant")))
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		e.writeAADError(w, r, errMalformedRequest("The request body could not be read as a form."))

@@ -15,6 +15,7 @@ import (
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/testutil"
 )
 
 // FuzzSessionLoad feeds the session load path (gorilla's stores, then
@@ -147,7 +148,7 @@ func FuzzAuthRedirect(f *testing.F) {
 	}
 
 	const redirectURI = "https://app.test/auth/redirect"
-	emu, err := emulator.New(emulator.Config{RedirectURIs: []string{redirectURI}})
+	emu, err := emulator.New(emulator.Config{RedirectURIs: []string{redirectURI}, SigningKey: testutil.SigningKey()})
 	if err != nil {
 		f.Fatal(err)
 	}

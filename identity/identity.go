@@ -123,6 +123,3 @@ func (c *Client) msal(s *UserSession) (confidential.Client, error) {
 
 // Scopes returns the resource scopes the app asks for.
 func (c *Client) Scopes() []string { return append([]string(nil), c.scopes...) }
-
-// RedirectURI returns the redirect URI sent with every sign-in.
-func (c *Client) RedirectURI() string { return c.redirectURI }

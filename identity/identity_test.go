@@ -14,6 +14,7 @@ import (
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/testutil"
 )
 
 const redirectURI = "https://app.test/auth/redirect"
@@ -30,6 +31,7 @@ func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emula
 	clk := &clock{}
 	cfg.RedirectURIs = []string{redirectURI}
 	cfg.Now = clk.now
+	cfg.SigningKey = testutil.SigningKey()
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func TestEnsureFreshSignsOutWhenRefreshFails(t *testing.T) {
 	}
 	clk.advance(20 * time.Minute)
 	err := id.EnsureFresh(context.Background(), s)
-	if err == nil || !strings.Contains(err.Error(), identity.ErrInteractionRequired.Error()) {
+	if !errors.Is(err, identity.ErrInteractionRequired) {
 		t.Fatalf("EnsureFresh: %v", err)
 	}
 	if s.SignedIn() || len(s.TokenCache) != 0 {

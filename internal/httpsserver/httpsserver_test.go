@@ -2,48 +2,21 @@ package httpsserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
 	"time"
-)
 
-// selfSigned makes a certificate for 127.0.0.1 and a client that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *http.Client) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, client
-}
+	"ms-identity-go-webapp/internal/testutil"
+)
 
 // Ending the context lets a request in flight finish, then Serve returns nil.
 func TestServeShutsDownGracefully(t *testing.T) {
-	cert, client := selfSigned(t)
+	c := testutil.NewCert(t)
+	cert := c.TLS
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.Pool}}, Timeout: 5 * time.Second}
 	started := make(chan struct{})
 	srv := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
