@@ -21,7 +21,7 @@ type authorizeRequest struct {
 	scope        string
 	grant        grant
 	prompt       string
-	loginHint    string
+	loginHint    string // as sent: a username, or an ID token's login_hint claim
 	challenge    string
 	method       string
 }
@@ -84,6 +84,15 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 		return req, nil, scopeErr
 	}
 	req.grant = g
+	// Entra knows five prompt values; this emulator has no sign-up page,
+	// so "create" is refused like an unknown value, and so are two values.
+	switch p := q["prompt"]; {
+	case len(p) > 1:
+		return req, nil, fail(errUnsupportedPrompt())
+	case req.prompt == "", req.prompt == "login", req.prompt == "none", req.prompt == "consent", req.prompt == "select_account":
+	default:
+		return req, nil, fail(errUnsupportedPrompt())
+	}
 	switch {
 	case req.challenge == "" && req.method != "":
 		return req, nil, fail(errMissingCodeChallenge())
@@ -131,24 +140,23 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if r.Method == http.MethodGet {
-		if req.prompt == "none" {
-			// Silent sign-in: only the emulator's own session can satisfy it.
-			s := e.session(r)
-			if s == nil {
-				e.redirectError(w, r, req, errLoginRequired(), nil)
-				return
-			}
-			e.issueCode(w, r, req, s)
-			return
-		}
-		e.renderSignIn(w, r, req, req.loginHint, nil)
+		e.startSignIn(w, r, req)
 		return
 	}
 
-	// POST: the sign-in form. OAuth parameters still come from the query.
+	// POST: one of the emulator's forms. OAuth parameters still come from
+	// the query; the form says which page it was.
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		e.renderError(w, r, http.StatusBadRequest, errMalformedRequest("The sign-in form could not be read."))
+		return
+	}
+	switch {
+	case r.PostForm.Has("flow"):
+		e.continueSignIn(w, r, req)
+		return
+	case r.PostForm.Has("account"):
+		e.pickAccount(w, r, req)
 		return
 	}
 	if r.PostForm.Get("action") == "cancel" {
@@ -161,32 +169,43 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case u == nil:
 		a := errNoSuchUser(username, e.tenant)
-		e.renderSignIn(w, r, req, username, &a)
+		e.renderSignIn(w, r, req, username, &a, "")
 		return
 	case subtle.ConstantTimeCompare([]byte(password), []byte(u.Password)) != 1:
 		a := errWrongPassword()
-		e.renderSignIn(w, r, req, username, &a)
+		e.renderSignIn(w, r, req, username, &a, "")
 		return
 	}
 	e.count(StatSignIns)
-	s := e.newSession(w, r, u.Username)
-	e.issueCode(w, r, req, s)
+	key, s := e.signInAccount(w, r, u.Username)
+	acct, _ := s.account(u.Username)
+	e.proceed(w, r, req, &interaction{
+		sessionKey: key,
+		query:      r.URL.RawQuery,
+		sid:        s.sid,
+		username:   u.Username,
+		authTime:   acct.authTime,
+		password:   true,
+	})
 }
 
-// issueCode finishes a successful authorization: a code for the session's
-// user goes back to the app with state and session_state.
-func (e *Emulator) issueCode(w http.ResponseWriter, r *http.Request, req *authorizeRequest, s *browserSession) {
+// issueCode finishes a successful authorization: a code for the account
+// goes back to the app with state and session_state.
+func (e *Emulator) issueCode(w http.ResponseWriter, r *http.Request, req *authorizeRequest, in *interaction) {
 	code := e.newCode(&authCode{
-		username:    s.username,
+		username:    in.username,
 		redirectURI: req.redirectURI,
 		scope:       req.scope,
 		nonce:       req.nonce,
 		challenge:   req.challenge,
 		method:      req.method,
-		sid:         s.sid,
-		authTime:    s.authTime,
+		sid:         in.sid,
+		authTime:    in.authTime,
 	})
-	e.respondToApp(w, r, req, url.Values{"code": {code}, "session_state": {s.sid}})
+	if !in.password {
+		e.count(StatSingleSignOns)
+	}
+	e.respondToApp(w, r, req, url.Values{"code": {code}, "session_state": {in.sid}})
 }
 
 // redirectError sends an error back to the app's redirect URI, with

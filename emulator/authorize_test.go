@@ -195,11 +195,21 @@ func TestSuccessfulSignIn(t *testing.T) {
 		t.Errorf("cookie = %+v, want Secure, HttpOnly, SameSite=Lax, Path=/tenant/", cookie)
 	}
 
-	// With a session the form is still shown, unless prompt=none.
-	resp = env.get(env.authorizeURL(nil))
-	if readBody(t, resp); resp.StatusCode != http.StatusOK {
-		t.Errorf("second authorize: %d, want the form", resp.StatusCode)
+	// With a session holding one account, the next authorization is
+	// answered at once (single sign-on), in the same session.
+	p = redirectParams(t, env.get(env.authorizeURL(nil)), DemoRedirectURIs[0])
+	if p.Get("code") == "" || p.Get("session_state") != redirectParamsSessionState(t, resp) {
+		t.Errorf("second authorize = %v, want a code at once with the same session_state", p)
 	}
+}
+
+func redirectParamsSessionState(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc.Query().Get("session_state")
 }
 
 func TestPromptNone(t *testing.T) {

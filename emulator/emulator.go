@@ -1,7 +1,7 @@
 // Package emulator is a local, offline stand-in for Microsoft Entra ID's v2.0
-// endpoints and Microsoft Graph's /v1.0/me, so the whole sign-in flow of the
-// web app (and its tests) can run against the real MSAL Go client over HTTPS
-// without a Microsoft tenant.
+// endpoints and Microsoft Graph's /v1.0/me and /v1.0/me/events, so the whole
+// sign-in flow of the web app (and its tests) can run against the real MSAL
+// Go client over HTTPS without a Microsoft tenant.
 //
 // It is a development tool, not Microsoft: it signs tokens with its own key,
 // keeps all state in memory and says so on every page it renders.
@@ -74,12 +74,19 @@ const (
 	StatSignIns     = "sign_ins"
 	StatCodesIssued = "codes_issued"
 	StatFaults      = "faults_applied"
+	// StatGraphEvents counts Graph /me/events calls; StatConsents consent
+	// pages accepted; StatSingleSignOns codes issued without a password
+	// because the browser session already held the account.
+	StatGraphEvents   = "graph_events"
+	StatConsents      = "consents"
+	StatSingleSignOns = "single_sign_ons"
 )
 
 var statKeys = []string{
 	StatOpenIDConfiguration, StatKeys, StatAuthorize, StatToken,
 	StatTokenAuthorizationCode, StatTokenRefreshToken, StatLogout, StatGraphMe,
 	StatSignIns, StatCodesIssued, StatFaults,
+	StatGraphEvents, StatConsents, StatSingleSignOns,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -101,6 +108,11 @@ type Config struct {
 	// SigningKey is the RSA key tokens are signed with; nil = a fresh
 	// 2048-bit key. Tests that start many emulators share one to save time.
 	SigningKey *rsa.PrivateKey
+	// AdminConsented lists the delegated Graph permissions an administrator
+	// has consented to for the whole tenant: no user is asked for them.
+	// nil = DefaultAdminConsented; an empty list means none. openid,
+	// profile, email and offline_access never need consent.
+	AdminConsented []string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -129,11 +141,15 @@ type Emulator struct {
 
 	// mu guards the sign-in state. Hold it only for map look-ups and
 	// updates: tokens are signed outside it.
-	mu        sync.Mutex
-	codes     map[string]*authCode
-	sessions  map[string]*browserSession
-	revoked   map[string]revocation // lower-case username -> latest revocation
-	lastPurge time.Time
+	mu           sync.Mutex
+	codes        map[string]*authCode
+	sessions     map[string]*browserSession
+	interactions map[string]*interaction
+	consents     map[string][]string   // consentKey(user, client) -> lower-case permissions the user granted
+	revoked      map[string]revocation // lower-case username -> latest revocation
+	lastPurge    time.Time
+
+	adminConsented []string // lower-case Graph permission names
 
 	faultMu sync.Mutex
 	faults  []*activeFault
@@ -167,9 +183,12 @@ func New(cfg Config) (*Emulator, error) {
 		now:          cfg.Now,
 		codes:        make(map[string]*authCode),
 		sessions:     make(map[string]*browserSession),
+		interactions: make(map[string]*interaction),
+		consents:     make(map[string][]string),
 		revoked:      make(map[string]revocation),
 		stats:        make(map[string]int64),
 	}
+	var err error
 	if e.tenant == "" {
 		e.tenant = DefaultTenant
 	}
@@ -209,6 +228,10 @@ func New(cfg Config) (*Emulator, error) {
 		e.now = time.Now
 	}
 
+	if e.adminConsented, err = adminConsentedScopes(cfg.AdminConsented, e.tenant); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+
 	redirects := cfg.RedirectURIs
 	if len(redirects) == 0 {
 		redirects = DemoRedirectURIs
@@ -227,7 +250,7 @@ func New(cfg Config) (*Emulator, error) {
 		users = DefaultUsers()
 		e.defaultUsers = true
 	}
-	users, err := prepareUsers(users)
+	users, err = prepareUsers(users)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
@@ -349,6 +372,9 @@ func (e *Emulator) Users() []User {
 	out := make([]User, len(e.users))
 	for i, u := range e.users {
 		u.Roles = slices.Clone(u.Roles)
+		if u.Events != nil {
+			u.Events = slices.Clone(u.Events)
+		}
 		out[i] = u
 	}
 	return out

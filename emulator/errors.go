@@ -90,6 +90,32 @@ func errLoginRequired() aadError {
 		"A silent sign-in request was sent but no user is signed in. The cookies used to represent the user's session were not sent in the request to the emulator."}
 }
 
+func errUnsupportedPrompt() aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", 90023,
+		"Unsupported 'prompt' value. Use one of login, none, consent or select_account, and only one."}
+}
+
+// errAccountChoiceRequired answers prompt=none when the browser holds
+// several accounts and no login_hint says which one.
+func errAccountChoiceRequired() aadError {
+	return aadError{http.StatusBadRequest, "interaction_required", 16000,
+		"Either multiple user identities are available for the current request or selected account is not supported for the scenario."}
+}
+
+// errLoginHintNotSignedIn answers prompt=none with a login_hint for an
+// account the browser session does not hold.
+func errLoginHintNotSignedIn() aadError {
+	return aadError{http.StatusBadRequest, "login_required", 50058,
+		"A silent sign-in request was sent but the user named by login_hint is not signed in to the emulator in this browser."}
+}
+
+// errFlowExpired is shown when a consent or second-factor form is sent
+// after its sign-in ended, twice, or from another browser.
+func errFlowExpired() aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", 50089,
+		"Authentication failed due to flow token expired. This sign-in page is no longer valid: start the sign-in again from the app."}
+}
+
 func errUserDeclined() aadError {
 	return aadError{http.StatusBadRequest, "access_denied", 65004, "User declined to consent to access the app."}
 }
@@ -209,6 +235,7 @@ func (e *Emulator) writeAADError(w http.ResponseWriter, r *http.Request, a aadEr
 		Timestamp        string `json:"timestamp"`
 		TraceID          string `json:"trace_id"`
 		CorrelationID    string `json:"correlation_id"`
+		Suberror         string `json:"suberror,omitempty"`
 	}{
 		Error:            a.err,
 		ErrorDescription: fmt.Sprintf("%s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", a.description(), t.TraceID, t.CorrelationID, t.Timestamp),
@@ -216,6 +243,7 @@ func (e *Emulator) writeAADError(w http.ResponseWriter, r *http.Request, a aadEr
 		Timestamp:        t.Timestamp,
 		TraceID:          t.TraceID,
 		CorrelationID:    t.CorrelationID,
+		Suberror:         suberrors[a.code],
 	}
 	if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

@@ -35,20 +35,50 @@ func (e *Emulator) handleGraphMe(w http.ResponseWriter, r *http.Request) {
 	if !e.begin(w, r, StatGraphMe, EndpointGraph) {
 		return
 	}
+	u, c, ok := e.graphCaller(w, r)
+	if !ok {
+		return
+	}
+	if !allowsMe(c.Scp) {
+		// A valid token without a permission that covers /me: Graph
+		// answers 403, not 401.
+		e.graphError(w, r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
+	e.graphHeaders(w, r)
+	w.Header().Set("Content-Type", graphContentType)
+	writeJSON(w, http.StatusOK, graphUser{
+		ODataContext:      "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+		BusinessPhones:    []string{},
+		DisplayName:       u.Name,
+		GivenName:         nullable(u.GivenName),
+		JobTitle:          nullable(u.JobTitle),
+		Mail:              u.Username,
+		Surname:           nullable(u.Surname),
+		UserPrincipalName: u.Username,
+		ID:                u.OID,
+	})
+}
+
+const graphContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+// graphCaller checks the bearer token of a Graph request as Graph does and
+// returns its user and claims, or answers 401 with Graph's error JSON.
+func (e *Emulator) graphCaller(w http.ResponseWriter, r *http.Request) (*User, accessTokenClaims, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	token = strings.TrimSpace(token)
 	if !ok || token == "" {
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
-		return
+		return nil, accessTokenClaims{}, false
 	}
 	var c accessTokenClaims
 	switch err := e.signer.verify(token, &c); {
 	case errors.Is(err, errMalformed):
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed, there are no dots (.) or it could not be decoded.")
-		return
+		return nil, c, false
 	case err != nil:
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid signature.")
-		return
+		return nil, c, false
 	}
 	now := e.now().Unix()
 	u := e.byOID[c.Oid]
@@ -63,25 +93,10 @@ func (e *Emulator) handleGraphMe(w http.ResponseWriter, r *http.Request) {
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer.")
 	case u == nil:
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. The user does not exist in the tenant.")
-	case !allowsMe(c.Scp):
-		// A valid token without a permission that covers /me: Graph
-		// answers 403, not 401.
-		e.graphError(w, r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	default:
-		e.graphHeaders(w, r)
-		w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
-		writeJSON(w, http.StatusOK, graphUser{
-			ODataContext:      "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-			BusinessPhones:    []string{},
-			DisplayName:       u.Name,
-			GivenName:         nullable(u.GivenName),
-			JobTitle:          nullable(u.JobTitle),
-			Mail:              u.Username,
-			Surname:           nullable(u.Surname),
-			UserPrincipalName: u.Username,
-			ID:                u.OID,
-		})
+		return u, c, true
 	}
+	return nil, c, false
 }
 
 // graphHeaders sets the request-id headers Graph sends on every answer.

@@ -19,7 +19,7 @@ var templateFS embed.FS
 //go:embed static/emulator.css
 var stylesheet []byte
 
-var pageNames = []string{"signin", "error", "signed_out", "form_post", "index"}
+var pageNames = []string{"signin", "error", "signed_out", "form_post", "index", "pick_account", "consent"}
 
 // parsePages parses each page together with the layout, once, at New.
 func parsePages() (map[string]*template.Template, error) {
@@ -81,19 +81,21 @@ type signInPage struct {
 	ClientID string
 	Scopes   []string
 	Error    *signInError
+	Notice   string // why the password is asked although the account is signed in
 	Accounts []User // listed only for the well-known demo accounts
 }
 
 // renderSignIn shows the sign-in form, with an error after a failed try.
 // Entra answers a failed password with the form again (HTTP 200), not an
 // error status.
-func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest, username string, fail *aadError) {
+func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest, username string, fail *aadError, notice string) {
 	data := signInPage{
 		page:     page{Title: "Sign in", Tenant: e.tenant},
 		Action:   r.URL.Path + "?" + r.URL.RawQuery,
 		Username: username,
 		ClientID: req.clientID,
 		Scopes:   strings.Fields(req.scope),
+		Notice:   notice,
 	}
 	if fail != nil {
 		msg := "Your account or password is incorrect."
@@ -106,6 +108,53 @@ func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *aut
 		data.Accounts = e.users
 	}
 	e.render(w, http.StatusOK, "signin", data)
+}
+
+type pickerPage struct {
+	page
+	Action   string
+	ClientID string
+	Accounts []User
+}
+
+// renderPicker shows the account picker: one button per account signed in
+// in this browser, most recent first, and "Use another account".
+func (e *Emulator) renderPicker(w http.ResponseWriter, r *http.Request, req *authorizeRequest, s browserSession) {
+	data := pickerPage{
+		page:     page{Title: "Pick an account", Tenant: e.tenant},
+		Action:   r.URL.Path + "?" + r.URL.RawQuery,
+		ClientID: req.clientID,
+	}
+	for _, a := range s.accounts {
+		if u := e.byUsername[strings.ToLower(a.username)]; u != nil {
+			data.Accounts = append(data.Accounts, *u)
+		}
+	}
+	e.render(w, http.StatusOK, "pick_account", data)
+}
+
+type consentPage struct {
+	page
+	Action      string
+	Flow        string
+	AppName     string
+	ClientID    string
+	Username    string
+	Permissions []permission
+}
+
+// renderConsent shows the consent page for the permissions listed and
+// parks the sign-in until its form comes back.
+func (e *Emulator) renderConsent(w http.ResponseWriter, r *http.Request, req *authorizeRequest, in *interaction, permissions []string) {
+	e.render(w, http.StatusOK, "consent", consentPage{
+		page:        page{Title: "Permissions requested", Tenant: e.tenant},
+		Action:      r.URL.Path + "?" + r.URL.RawQuery,
+		Flow:        e.saveInteraction(in, stepConsent),
+		AppName:     appDisplayName,
+		ClientID:    req.clientID,
+		Username:    in.username,
+		Permissions: describePermissions(permissions),
+	})
 }
 
 type errorPage struct {

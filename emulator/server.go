@@ -24,6 +24,7 @@ func (e *Emulator) routes() http.Handler {
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", e.handleLogout)
 	// Microsoft Graph, served from the same host.
 	mux.HandleFunc("GET /v1.0/me", e.handleGraphMe)
+	mux.HandleFunc("GET /v1.0/me/events", e.handleGraphEvents)
 	// The emulator's own pages and controls.
 	mux.HandleFunc("GET /{$}", e.handleIndex)
 	mux.HandleFunc("GET /emulator/static/emulator.css", handleCSS)

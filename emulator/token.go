@@ -157,6 +157,9 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 	}
 	g.openid = g.openid || authGrant.openid
 	g.profile = g.profile || authGrant.profile
+	if a := e.consentGrantError(u.Username, g); a != nil {
+		return tokenResponse{}, a
+	}
 	resp, err := e.mint(issue{
 		issuer:      e.issuer(r),
 		user:        u,
@@ -212,6 +215,9 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenRe
 		if g, perr = parseScope(s, e.tenant); perr != nil {
 			return tokenResponse{}, perr
 		}
+	}
+	if a := e.consentGrantError(u.Username, g); a != nil {
+		return tokenResponse{}, a
 	}
 	resp, err := e.mint(issue{
 		issuer:      e.issuer(r),

@@ -23,6 +23,7 @@ type idTokenClaims struct {
 	Nbf               int64    `json:"nbf"`
 	Exp               int64    `json:"exp"`
 	Aio               string   `json:"aio"`
+	LoginHint         string   `json:"login_hint"` // opaque; apps send it back as login_hint or logout_hint
 	Name              string   `json:"name"`
 	Nonce             string   `json:"nonce,omitempty"` // only when the authorize request had one
 	Oid               string   `json:"oid"`
@@ -38,7 +39,6 @@ type idTokenClaims struct {
 	FamilyName string `json:"family_name,omitempty"`
 	GivenName  string `json:"given_name,omitempty"`
 	IPAddr     string `json:"ipaddr,omitempty"`
-	LoginHint  string `json:"login_hint,omitempty"`
 	XmsPad     string `json:"xms_pad,omitempty"`
 }
 
@@ -164,6 +164,7 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		Rh:                entraRH(),
 		Roles:             u.Roles,
 		Sid:               is.sid,
+		LoginHint:         e.loginHintClaim(u),
 		Sub:               pairwiseSub(e.tenant, e.clientID, u.OID),
 		Tid:               e.tenant,
 		Uti:               randomString(16),
@@ -173,7 +174,6 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		return e.signClaims(c)
 	}
 	c.FamilyName, c.GivenName, c.IPAddr = u.Surname, u.GivenName, "127.0.0.1"
-	c.LoginHint = "O." + randomString(150)
 	return e.signPadded(&c, &c.XmsPad, paddedIDTokenLen)
 }
 
@@ -186,7 +186,7 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 		Nbf:            now.Unix(),
 		Exp:            now.Add(e.accessTTL).Unix(),
 		Aio:            randomString(60),
-		AppDisplayName: "Entra emulator demo app",
+		AppDisplayName: appDisplayName,
 		AppID:          e.clientID,
 		AppIDAcr:       "1",
 		FamilyName:     u.Surname,

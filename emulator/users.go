@@ -25,7 +25,16 @@ type User struct {
 	Roles     []string `json:"roles"`
 	OID       string   `json:"oid"` // generated (stable, derived from username) when empty
 	JobTitle  string   `json:"job_title"`
+	// OTC is the one-time code the second-factor page accepts for this
+	// account (DefaultOTC when empty).
+	OTC string `json:"otc"`
+	// Events are the calendar events Graph's /me/events returns; nil = a
+	// few plausible ones in the coming days, an empty list = none.
+	Events []Event `json:"events"`
 }
+
+// DefaultOTC is the one-time code of accounts that set none.
+const DefaultOTC = "123456"
 
 // DefaultUsers returns the demo accounts: a plain user,
 // alice@demo.test / alice-password ("Alice Smith", no app roles), and an
@@ -88,6 +97,8 @@ func LoadUsers(path string) ([]User, error) {
 	return users, nil
 }
 
+var otcPattern = regexp.MustCompile(`^[0-9]{4,10}$`)
+
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // prepareUsers validates users and returns a copy with OIDs filled in.
@@ -102,6 +113,9 @@ func prepareUsers(in []User) ([]User, error) {
 		n := i + 1
 		u.Username = strings.TrimSpace(u.Username)
 		u.Roles = slices.Clone(u.Roles)
+		if u.Events != nil {
+			u.Events = slices.Clone(u.Events)
+		}
 		switch {
 		case u.Username == "":
 			return nil, fmt.Errorf("user #%d has an empty username", n)
@@ -129,6 +143,22 @@ func prepareUsers(in []User) ([]User, error) {
 		for _, r := range u.Roles {
 			if strings.TrimSpace(r) == "" {
 				return nil, fmt.Errorf("user #%d (%s) has an empty role", n, u.Username)
+			}
+		}
+		if u.OTC == "" {
+			u.OTC = DefaultOTC
+		}
+		if !otcPattern.MatchString(u.OTC) {
+			return nil, fmt.Errorf("user #%d (%s): otc must be 4 to 10 digits", n, u.Username)
+		}
+		for j, ev := range u.Events {
+			switch {
+			case strings.TrimSpace(ev.Subject) == "":
+				return nil, fmt.Errorf("user #%d (%s): event #%d has an empty subject", n, u.Username, j+1)
+			case ev.Start.IsZero() || ev.End.IsZero():
+				return nil, fmt.Errorf("user #%d (%s): event #%d needs start and end (RFC 3339 times)", n, u.Username, j+1)
+			case !ev.End.After(ev.Start):
+				return nil, fmt.Errorf("user #%d (%s): event #%d ends before it starts", n, u.Username, j+1)
 			}
 		}
 		if u.Name == "" {

@@ -54,6 +54,7 @@ type options struct {
 	refreshTTL   time.Duration
 	codeTTL      time.Duration
 	padding      bool
+	consented    string
 }
 
 // stringList is a repeatable string flag.
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.refreshTTL, "refresh-token-ttl", 24*time.Hour, "refresh token (and emulator session) lifetime")
 	fs.DurationVar(&o.codeTTL, "code-ttl", 10*time.Minute, "authorization code lifetime")
 	fs.BoolVar(&o.padding, "token-padding", false, "pad access and ID tokens to Entra-like sizes (1.5-2.5 KB)")
+	fs.StringVar(&o.consented, "admin-consented", strings.Join(emulator.DefaultAdminConsented, ","), "Graph `permissions` an administrator consented to for every user, comma-separated (others need each user's consent; openid profile email offline_access never do; empty = none)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -127,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RefreshTokenTTL: o.refreshTTL,
 		CodeTTL:         o.codeTTL,
 		TokenPadding:    o.padding,
+		AdminConsented:  splitList(o.consented),
 		Logger:          logger,
 	})
 	if err != nil {
@@ -145,6 +148,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// splitList splits a comma- or space-separated flag value; an empty value
+// is an empty, non-nil list.
+func splitList(v string) []string {
+	return append([]string{}, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 }
 
 // loadCertificate loads the HTTPS certificate, explaining how to make one.
@@ -199,6 +208,7 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 		fmt.Fprintf(&b, "  %-15s %s\n", label, u)
 	}
 	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)
+	fmt.Fprintf(&b, "  Graph events:   %s/v1.0/me/events\n", base)
 	fmt.Fprintf(&b, "  About page:     %s/\n", base)
 	b.WriteString("  Accounts:\n")
 	for _, u := range em.Users() {

@@ -111,6 +111,7 @@ func TestRunRefusesBadSetups(t *testing.T) {
 		{"remote address", []string{"-addr", "192.0.2.1:5001", "-cert", certFile, "-key", keyFile}, "not a loopback"},
 		{"bad users file", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-users", usersFile}, "empty password"},
 		{"bad redirect URI", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-redirect-uri", "http://example.com/cb"}, "redirect URI"},
+		{"bad admin-consented permission", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-admin-consented", "User.Read,api://other/read"}, "api://other/read"},
 		{"stray argument", []string{"serve"}, "unexpected argument"},
 	}
 	for _, tc := range tests {
@@ -127,6 +128,15 @@ func TestRunRefusesBadSetups(t *testing.T) {
 	var usage bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, io.Discard, &usage); !errors.Is(err, flag.ErrHelp) || !strings.Contains(usage.String(), "-redirect-uri") {
 		t.Errorf("-h: err %v, usage %q", err, usage.String())
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	for in, want := range map[string]string{"User.Read": "User.Read", "User.Read,Calendars.Read": "User.Read|Calendars.Read", " User.Read , Mail.Read ": "User.Read|Mail.Read", "": ""} {
+		got := splitList(in)
+		if got == nil || strings.Join(got, "|") != want {
+			t.Errorf("splitList(%q) = %#v, want %q (and never nil, which would mean the default)", in, got, want)
+		}
 	}
 }
 
