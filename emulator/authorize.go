@@ -24,6 +24,7 @@ type authorizeRequest struct {
 	loginHint    string // as sent: a username, or an ID token's login_hint claim
 	challenge    string
 	method       string
+	claims       claimsRequest
 }
 
 // pkceUnreserved is RFC 7636's alphabet for verifiers and plain challenges.
@@ -93,6 +94,11 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	default:
 		return req, nil, fail(errUnsupportedPrompt())
 	}
+	cr, claimsErr := parseClaims(q.Get("claims"))
+	if claimsErr != nil {
+		return req, nil, claimsErr
+	}
+	req.claims = cr
 	switch {
 	case req.challenge == "" && req.method != "":
 		return req, nil, fail(errMissingCodeChallenge())
@@ -201,6 +207,8 @@ func (e *Emulator) issueCode(w http.ResponseWriter, r *http.Request, req *author
 		method:      req.method,
 		sid:         in.sid,
 		authTime:    in.authTime,
+		acrs:        in.satisfiedContexts(req),
+		cp1:         req.claims.cp1,
 	})
 	if !in.password {
 		e.count(StatSingleSignOns)

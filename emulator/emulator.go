@@ -80,6 +80,10 @@ const (
 	StatGraphEvents   = "graph_events"
 	StatConsents      = "consents"
 	StatSingleSignOns = "single_sign_ons"
+	// StatSecondFactors counts second-factor codes accepted,
+	// StatClaimsChallenges Graph calls answered with a CAE claims challenge.
+	StatSecondFactors    = "second_factors"
+	StatClaimsChallenges = "claims_challenges"
 )
 
 var statKeys = []string{
@@ -87,6 +91,7 @@ var statKeys = []string{
 	StatTokenAuthorizationCode, StatTokenRefreshToken, StatLogout, StatGraphMe,
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
+	StatSecondFactors, StatClaimsChallenges,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -147,6 +152,7 @@ type Emulator struct {
 	interactions map[string]*interaction
 	consents     map[string][]string   // consentKey(user, client) -> lower-case permissions the user granted
 	revoked      map[string]revocation // lower-case username -> latest revocation
+	caeEvents    map[string]time.Time  // lower-case username -> latest critical event
 	lastPurge    time.Time
 
 	adminConsented []string // lower-case Graph permission names
@@ -185,6 +191,7 @@ func New(cfg Config) (*Emulator, error) {
 		sessions:     make(map[string]*browserSession),
 		interactions: make(map[string]*interaction),
 		consents:     make(map[string][]string),
+		caeEvents:    make(map[string]time.Time),
 		revoked:      make(map[string]revocation),
 		stats:        make(map[string]int64),
 	}

@@ -193,7 +193,8 @@ func (e *Emulator) handleListFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]Fault{"faults": e.Faults()})
 }
 
-// handlePostFault takes a Fault as JSON, or {"revoke_refresh_tokens":"<username>"}.
+// handlePostFault takes a Fault as JSON, {"revoke_refresh_tokens":"<username>"}
+// or {"cae_event":"<username>"}.
 func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err != nil {
@@ -211,9 +212,21 @@ func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"revoked_refresh_tokens": *revoke.Username})
 		return
 	}
+	var cae struct {
+		Username *string `json:"cae_event"`
+	}
+	if json.Unmarshal(body, &cae) == nil && cae.Username != nil {
+		at, err := e.CAEEvent(*cae.Username)
+		if err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"cae_event": *cae.Username, "at": at.UTC().Format(time.RFC3339Nano)})
+		return
+	}
 	var f Fault
 	if err := json.Unmarshal(body, &f); err != nil {
-		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1} or {"revoke_refresh_tokens":"user@demo.test"}`)
+		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1}, {"revoke_refresh_tokens":"user@demo.test"} or {"cae_event":"user@demo.test"}`)
 		return
 	}
 	if err := e.InjectFault(f); err != nil {

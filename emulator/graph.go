@@ -93,6 +93,9 @@ func (e *Emulator) graphCaller(w http.ResponseWriter, r *http.Request) (*User, a
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer.")
 	case u == nil:
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. The user does not exist in the tenant.")
+	case e.caeChallenge(w, r, u, &c):
+		// A critical event revoked this token: answered with the
+		// claims challenge.
 	default:
 		return u, c, true
 	}
@@ -114,7 +117,7 @@ func (e *Emulator) graphHeaders(w http.ResponseWriter, r *http.Request) (request
 // graphError answers with Graph's error JSON.
 func (e *Emulator) graphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	reqID, clientReqID := e.graphHeaders(w, r)
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="`+baseURL(r)+"/"+e.tenant+`/oauth2/v2.0/authorize", client_id="`+GraphResourceID+`"`)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

@@ -19,7 +19,7 @@ var templateFS embed.FS
 //go:embed static/emulator.css
 var stylesheet []byte
 
-var pageNames = []string{"signin", "error", "signed_out", "form_post", "index", "pick_account", "consent"}
+var pageNames = []string{"signin", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
 
 // parsePages parses each page together with the layout, once, at New.
 func parsePages() (map[string]*template.Template, error) {
@@ -155,6 +155,34 @@ func (e *Emulator) renderConsent(w http.ResponseWriter, r *http.Request, req *au
 		Username:    in.username,
 		Permissions: describePermissions(permissions),
 	})
+}
+
+type secondFactorPage struct {
+	page
+	Action   string
+	Flow     string
+	Username string
+	Contexts []string
+	Wrong    bool
+	DemoCode string // shown only for the well-known demo accounts
+}
+
+// renderSecondFactor asks for the one-time code an authentication context
+// requires, again with an error after a wrong one. Each rendering gets a
+// new form id, so an old page cannot be submitted.
+func (e *Emulator) renderSecondFactor(w http.ResponseWriter, r *http.Request, req *authorizeRequest, in *interaction, wrong bool) {
+	data := secondFactorPage{
+		page:     page{Title: "Verify your identity", Tenant: e.tenant},
+		Action:   r.URL.Path + "?" + r.URL.RawQuery,
+		Flow:     e.saveInteraction(in, stepSecondFactor),
+		Username: in.username,
+		Contexts: req.claims.acrs,
+		Wrong:    wrong,
+	}
+	if u := e.byUsername[strings.ToLower(in.username)]; u != nil && e.defaultUsers {
+		data.DemoCode = u.OTC
+	}
+	e.render(w, http.StatusOK, "second_factor", data)
 }
 
 type errorPage struct {

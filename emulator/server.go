@@ -190,7 +190,7 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 		FrontchannelLogoutSupported:       true,
 		EndSessionEndpoint:                base + "/oauth2/v2.0/logout",
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce",
-			"preferred_username", "name", "tid", "ver", "oid", "roles", "sid", "email"},
+			"preferred_username", "name", "tid", "ver", "oid", "roles", "sid", "email", "acrs", "login_hint"},
 		GrantTypesSupported:           []string{"authorization_code", "refresh_token"},
 		CodeChallengeMethodsSupported: []string{"S256", "plain"},
 		TenantRegionScope:             "EU",

@@ -1,6 +1,7 @@
 // The interactive steps of an authorization request, in Entra's order:
 // which account (single sign-on, the account picker or the password form),
-// then consent, then the code back to the app.
+// a fresh password when a claims request needs one, the second factor for
+// an authentication context, then consent, then the code back to the app.
 
 package emulator
 
@@ -88,6 +89,26 @@ func (e *Emulator) proceed(w http.ResponseWriter, r *http.Request, req *authoriz
 		e.renderSignIn(w, r, req, in.username, nil, "")
 		return
 	}
+	// A claims request for nbf after a critical event cannot be answered
+	// from the session: the user types the password again.
+	if !e.freshEnough(req.claims, in.username, in.authTime) {
+		if silent {
+			e.redirectError(w, r, req, errSignInAgainRequired(), nil)
+			return
+		}
+		e.renderSignIn(w, r, req, in.username, nil, "The app needs you to sign in again: your organization requires a fresh sign-in for this account.")
+		return
+	}
+	// An authentication context (step-up) asks for the second factor,
+	// after the password or single sign-on.
+	if len(req.claims.acrs) > 0 && !in.secondDone {
+		if silent {
+			e.redirectError(w, r, req, errStepUpRequired(), nil)
+			return
+		}
+		e.renderSecondFactor(w, r, req, in, false)
+		return
+	}
 	if !in.consented {
 		missing := e.missingConsent(in.username, req.grant)
 		switch {
@@ -106,7 +127,8 @@ func (e *Emulator) proceed(w http.ResponseWriter, r *http.Request, req *authoriz
 	e.issueCode(w, r, req, in)
 }
 
-// continueSignIn handles the consent page's form: the interaction it names
+// continueSignIn handles the consent and second-factor pages' forms: the
+// interaction it names
 // must belong to this browser and this authorization request.
 func (e *Emulator) continueSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest) {
 	in, ok := e.takeInteraction(r, r.PostForm.Get("flow"))
@@ -125,11 +147,41 @@ func (e *Emulator) continueSignIn(w http.ResponseWriter, r *http.Request, req *a
 		e.recordConsent(in.username, req.grant.scp)
 		e.count(StatConsents)
 		in.consented = true
+	case stepSecondFactor:
+		if action == "cancel" {
+			e.redirectError(w, r, req, errSecondFactorFailed("The user cancelled the verification."), url.Values{"error_subcode": {"cancel"}})
+			return
+		}
+		u := e.byUsername[strings.ToLower(in.username)]
+		if u == nil || !checkOTC(u, r.PostForm.Get("otc")) {
+			in.attempts++
+			if in.attempts >= maxOTCAttempts {
+				e.redirectError(w, r, req, errSecondFactorFailed("Too many wrong codes."), nil)
+				return
+			}
+			e.renderSecondFactor(w, r, req, in, true)
+			return
+		}
+		e.count(StatSecondFactors)
+		in.secondDone = true
 	default:
 		e.renderError(w, r, http.StatusBadRequest, errFlowExpired())
 		return
 	}
 	e.proceed(w, r, req, in)
+}
+
+// maxOTCAttempts bounds guessing: after this many wrong codes the sign-in
+// goes back to the app with access_denied.
+const maxOTCAttempts = 5
+
+// satisfiedContexts are the authentication contexts the ID token may
+// claim: those the request asked for, once the second factor was passed.
+func (in *interaction) satisfiedContexts(req *authorizeRequest) []string {
+	if !in.secondDone {
+		return nil
+	}
+	return req.claims.acrs
 }
 
 // hintedUsername maps a login_hint to a username: either the username

@@ -16,6 +16,8 @@ type authCode struct {
 	method      string // S256 or plain; empty when there was no challenge
 	sid         string
 	authTime    time.Time
+	acrs        []string // authentication contexts satisfied at sign-in
+	cp1         bool     // the authorize request declared the cp1 capability
 	expires     time.Time
 	redeemed    bool
 }

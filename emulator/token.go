@@ -160,6 +160,10 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 	if a := e.consentGrantError(u.Username, g); a != nil {
 		return tokenResponse{}, a
 	}
+	claims, ca := tokenRequestClaims(form.Get("claims"), issued.acrs)
+	if ca != nil {
+		return tokenResponse{}, ca
+	}
 	resp, err := e.mint(issue{
 		issuer:      e.issuer(r),
 		user:        u,
@@ -167,6 +171,8 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 		nonce:       issued.nonce,
 		sid:         issued.sid,
 		authTime:    issued.authTime,
+		acrs:        issued.acrs,
+		cp1:         issued.cp1 || claims.cp1,
 		withID:      authGrant.openid,
 		withRefresh: g.offline || authGrant.offline,
 	})
@@ -219,12 +225,18 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenRe
 	if a := e.consentGrantError(u.Username, g); a != nil {
 		return tokenResponse{}, a
 	}
+	claims, ca := tokenRequestClaims(form.Get("claims"), st.Acrs)
+	if ca != nil {
+		return tokenResponse{}, ca
+	}
 	resp, err := e.mint(issue{
 		issuer:      e.issuer(r),
 		user:        u,
 		grant:       g,
 		sid:         st.Sid,
 		authTime:    time.Unix(st.AuthTime, 0),
+		acrs:        st.Acrs,
+		cp1:         claims.cp1,
 		withID:      g.openid || orig.openid,
 		withRefresh: true,
 	})

@@ -22,6 +22,7 @@ type idTokenClaims struct {
 	Iat               int64    `json:"iat"`
 	Nbf               int64    `json:"nbf"`
 	Exp               int64    `json:"exp"`
+	Acrs              []string `json:"acrs,omitempty"` // only after a step-up the request asked for
 	Aio               string   `json:"aio"`
 	LoginHint         string   `json:"login_hint"` // opaque; apps send it back as login_hint or logout_hint
 	Name              string   `json:"name"`
@@ -47,28 +48,32 @@ type idTokenClaims struct {
 // the emulator (https://{host}/{tenant}/) where Entra writes
 // https://sts.windows.net/{tenant}/. Fields after Ver are padding only.
 type accessTokenClaims struct {
-	Aud            string `json:"aud"`
-	Iss            string `json:"iss"`
-	Iat            int64  `json:"iat"`
-	Nbf            int64  `json:"nbf"`
-	Exp            int64  `json:"exp"`
-	Aio            string `json:"aio"`
-	AppDisplayName string `json:"app_displayname"`
-	AppID          string `json:"appid"`
-	AppIDAcr       string `json:"appidacr"`
-	FamilyName     string `json:"family_name,omitempty"`
-	GivenName      string `json:"given_name,omitempty"`
-	IDTyp          string `json:"idtyp"`
-	Name           string `json:"name"`
-	Oid            string `json:"oid"`
-	Rh             string `json:"rh"`
-	Scp            string `json:"scp"`
-	Sub            string `json:"sub"`
-	Tid            string `json:"tid"`
-	UniqueName     string `json:"unique_name"`
-	Upn            string `json:"upn"`
-	Uti            string `json:"uti"`
-	Ver            string `json:"ver"`
+	Aud            string   `json:"aud"`
+	Iss            string   `json:"iss"`
+	Iat            int64    `json:"iat"`
+	Nbf            int64    `json:"nbf"`
+	Exp            int64    `json:"exp"`
+	Acrs           []string `json:"acrs,omitempty"`
+	Aio            string   `json:"aio"`
+	AppDisplayName string   `json:"app_displayname"`
+	AppID          string   `json:"appid"`
+	AppIDAcr       string   `json:"appidacr"`
+	FamilyName     string   `json:"family_name,omitempty"`
+	GivenName      string   `json:"given_name,omitempty"`
+	IDTyp          string   `json:"idtyp"`
+	Name           string   `json:"name"`
+	Oid            string   `json:"oid"`
+	Rh             string   `json:"rh"`
+	Scp            string   `json:"scp"`
+	Sub            string   `json:"sub"`
+	Tid            string   `json:"tid"`
+	UniqueName     string   `json:"unique_name"`
+	Upn            string   `json:"upn"`
+	Uti            string   `json:"uti"`
+	Ver            string   `json:"ver"`
+	// XmsCC lists the client capabilities the client declared: ["cp1"]
+	// when it can answer claims challenges (CAE).
+	XmsCC []string `json:"xms_cc,omitempty"`
 
 	Acr               string          `json:"acr,omitempty"`
 	Amr               []string        `json:"amr,omitempty"`
@@ -78,7 +83,6 @@ type accessTokenClaims struct {
 	SigninState       []string        `json:"signin_state,omitempty"`
 	TenantRegionScope string          `json:"tenant_region_scope,omitempty"`
 	Wids              []string        `json:"wids,omitempty"`
-	XmsCC             []string        `json:"xms_cc,omitempty"`
 	XmsFtd            string          `json:"xms_ftd,omitempty"`
 	XmsIdrel          string          `json:"xms_idrel,omitempty"`
 	XmsSt             json.RawMessage `json:"xms_st,omitempty"`
@@ -101,6 +105,8 @@ type issue struct {
 	nonce       string
 	sid         string
 	authTime    time.Time
+	acrs        []string // authentication contexts satisfied at sign-in
+	cp1         bool     // the client declared the cp1 capability
 	withID      bool
 	withRefresh bool
 }
@@ -164,10 +170,11 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		Rh:                entraRH(),
 		Roles:             u.Roles,
 		Sid:               is.sid,
+		Acrs:              is.acrs,
 		LoginHint:         e.loginHintClaim(u),
 		Sub:               pairwiseSub(e.tenant, e.clientID, u.OID),
 		Tid:               e.tenant,
-		Uti:               randomString(16),
+		Uti:               newUTI(now),
 		Ver:               "2.0",
 	}
 	if !e.padding {
@@ -200,8 +207,12 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 		Tid:            e.tenant,
 		UniqueName:     u.Username,
 		Upn:            u.Username,
-		Uti:            randomString(16),
+		Uti:            newUTI(now),
 		Ver:            "1.0",
+		Acrs:           is.acrs,
+	}
+	if is.cp1 {
+		c.XmsCC = []string{"cp1"}
 	}
 	if !e.padding {
 		return e.signClaims(c)
@@ -212,7 +223,6 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 	c.SigninState = []string{"kmsi"}
 	c.TenantRegionScope = "EU"
 	c.Wids = []string{"b79fbf4d-3ef9-4689-8143-76b194e85509"} // the "member" directory role template
-	c.XmsCC = []string{"CP1"}
 	c.XmsFtd = randomString(48)
 	c.XmsIdrel = "1 16"
 	c.XmsSt, _ = json.Marshal(map[string]string{"sub": pairwiseSub(e.tenant, e.clientID, u.OID)})
@@ -273,15 +283,16 @@ func entraRH() string { return "0.A" + randomString(60) + "." }
 // issued, and an expired one is still recognised as expired (AADSTS700082)
 // instead of unknown. Revocation goes through the per-user generation.
 type refreshState struct {
-	Username   string `json:"u"`
-	ClientID   string `json:"c"`
-	Scope      string `json:"s"`
-	Sid        string `json:"sid,omitempty"`
-	AuthTime   int64  `json:"at"`
-	IssuedAt   int64  `json:"iat"`
-	Expires    int64  `json:"exp"`
-	Generation int    `json:"g"`
-	Pad        string `json:"p,omitempty"` // with TokenPadding, Entra-sized refresh tokens
+	Username   string   `json:"u"`
+	ClientID   string   `json:"c"`
+	Scope      string   `json:"s"`
+	Sid        string   `json:"sid,omitempty"`
+	Acrs       []string `json:"acrs,omitempty"`
+	AuthTime   int64    `json:"at"`
+	IssuedAt   int64    `json:"iat"`
+	Expires    int64    `json:"exp"`
+	Generation int      `json:"g"`
+	Pad        string   `json:"p,omitempty"` // with TokenPadding, Entra-sized refresh tokens
 }
 
 const refreshPrefix = "1.AQ"
@@ -296,6 +307,7 @@ func (e *Emulator) sealRefreshToken(is issue, now time.Time) (string, error) {
 		ClientID:   e.clientID,
 		Scope:      strings.Join(append(append([]string(nil), is.grant.resource...), grantOIDC(is.grant)...), " "),
 		Sid:        is.sid,
+		Acrs:       is.acrs,
 		AuthTime:   is.authTime.Unix(),
 		IssuedAt:   now.Unix(),
 		Expires:    now.Add(e.refreshTTL).Unix(),
