@@ -45,7 +45,8 @@ func TestLoadUsers(t *testing.T) {
 	}
 
 	good := write("good.json", `[
-		{"username":"bob@x.test","password":"pw1","name":"Bob","given_name":"Bob","surname":"B","roles":["admin","reader"],"job_title":"Boss"},
+		{"username":"bob@x.test","password":"pw1","name":"Bob","given_name":"Bob","surname":"B","roles":["admin","reader"],"job_title":"Boss",
+		 "otc":"24680","events":[{"subject":"Review","start":"2030-01-01T09:00:00Z","end":"2030-01-01T10:00:00Z","location":"Room 1"}]},
 		{"username":"carol@x.test","password":"pw2","oid":"AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"}
 	]`)
 	users, err := LoadUsers(good)
@@ -53,7 +54,8 @@ func TestLoadUsers(t *testing.T) {
 		t.Fatalf("LoadUsers: %v", err)
 	}
 	if len(users) != 2 || users[0].OID != DeriveOID("bob@x.test") || users[1].OID != "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" ||
-		users[0].JobTitle != "Boss" || len(users[0].Roles) != 2 || users[1].Name != "carol@x.test" {
+		users[0].JobTitle != "Boss" || len(users[0].Roles) != 2 || users[1].Name != "carol@x.test" ||
+		users[0].OTC != "24680" || users[1].OTC != DefaultOTC || len(users[0].Events) != 1 || users[0].Events[0].Location != "Room 1" || users[1].Events != nil {
 		t.Errorf("users = %+v", users)
 	}
 
@@ -69,6 +71,11 @@ func TestLoadUsers(t *testing.T) {
 		{"duplicate username", `[{"username":"a@x","password":"b"},{"username":"A@X","password":"c"}]`, "duplicate username"},
 		{"bad oid", `[{"username":"a@x","password":"b","oid":"123"}]`, "not a GUID"},
 		{"trailing data", `[] []`, "after the JSON list"},
+		{"otc not digits", `[{"username":"a@x","password":"b","otc":"abc123"}]`, "otc must be 4 to 10 digits"},
+		{"event without subject", `[{"username":"a@x","password":"b","events":[{"start":"2030-01-01T09:00:00Z","end":"2030-01-01T10:00:00Z"}]}]`, "event #1 has an empty subject"},
+		{"event without end", `[{"username":"a@x","password":"b","events":[{"subject":"x","start":"2030-01-01T09:00:00Z"}]}]`, "needs start and end"},
+		{"event ending before it starts", `[{"username":"a@x","password":"b","events":[{"subject":"x","start":"2030-01-01T09:00:00Z","end":"2030-01-01T08:00:00Z"}]}]`, "ends before it starts"},
+		{"event time not RFC 3339", `[{"username":"a@x","password":"b","events":[{"subject":"x","start":"tomorrow","end":"2030-01-01T08:00:00Z"}]}]`, "not a JSON list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -389,8 +389,10 @@ func (e *Emulator) Users() []User {
 
 // Stats returns request counts per endpoint. Keys: "openid_configuration",
 // "keys", "authorize", "token", "token_authorization_code",
-// "token_refresh_token", "logout", "graph_me", plus "sign_ins",
-// "codes_issued" and "faults_applied". Every key is present, zero or not.
+// "token_refresh_token", "logout", "graph_me", "graph_events", plus
+// "sign_ins", "single_sign_ons", "codes_issued", "consents",
+// "second_factors", "claims_challenges" and "faults_applied". Every key is
+// present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()
 	defer e.statsMu.Unlock()

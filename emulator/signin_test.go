@@ -185,6 +185,8 @@ func TestPromptLoginAsksForThePassword(t *testing.T) {
 	if st := env.em.Stats(); st[StatSignIns] != 2 || st[StatSingleSignOns] != 0 {
 		t.Errorf("sign_ins %d, single_sign_ons %d; want 2 and 0", st[StatSignIns], st[StatSingleSignOns])
 	}
+	// The picker's form cannot skip the password that prompt=login asks for.
+	page200(t, env.postForm(login, url.Values{"account": {"alice@demo.test"}}), `name="passwd"`)
 	// The session still holds one account, now signed in again.
 	codeFrom(t, env.get(env.authorizeURL(nil)))
 }
