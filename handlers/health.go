@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// The health routes, outside the one-origin redirect.
+const (
+	healthPath = "/healthz"
+	readyPath  = "/readyz"
+)
+
 // readyTimeout bounds the checks of one /readyz, well within the probe
 // timeouts platforms use, so that a hanging store reports itself instead of
 // failing the probe by timing out.

@@ -69,7 +69,7 @@ func (app *Application) logRequest(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		level := slog.LevelInfo
-		if (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") && ww.Status() == http.StatusOK {
+		if isProbe(r) && ww.Status() == http.StatusOK {
 			level = slog.LevelDebug
 		}
 		client := ""

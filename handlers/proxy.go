@@ -44,11 +44,12 @@ func publicRequest(r *http.Request) forwarded.Request {
 // request header, so a forged Host cannot redirect anyone elsewhere.
 //
 // Other methods pass: a redirect would lose a form's body, and their
-// cookies are checked like any other.
+// cookies are checked like any other. So do the health probes, which reach
+// an instance by its own address.
 func (app *Application) oneOrigin(next http.Handler) http.Handler {
 	want := canonicalOrigin(app.Origin)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if want == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if want == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) || isProbe(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -87,4 +88,9 @@ func canonicalOrigin(origin string) string {
 		}
 	}
 	return scheme + "://" + host
+}
+
+// isProbe reports whether r is a platform's health probe.
+func isProbe(r *http.Request) bool {
+	return r.URL.Path == healthPath || r.URL.Path == readyPath
 }

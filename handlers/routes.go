@@ -13,35 +13,31 @@ import (
 // Routes returns the app's handler.
 func (app *Application) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, secureHeaders)
+	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, secureHeaders, app.oneOrigin)
 	r.NotFound(app.notFound)
 	r.MethodNotAllowed(app.methodNotAllowed)
 
 	// The platform's probes reach the instance by its own address, not the
-	// public origin: they bypass the origin redirect and the session.
-	r.Get("/healthz", app.healthz)
-	r.Get("/readyz", app.readyz)
+	// public origin: oneOrigin lets them through, and they touch no session.
+	r.Get(healthPath, app.healthz)
+	r.Get(readyPath, app.readyz)
+
+	static, _ := fs.Sub(app.Files, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, app.notFound)))
 
 	r.Group(func(r chi.Router) {
-		r.Use(app.oneOrigin)
+		r.Use(app.requireConfig, noStore, app.loadSession)
 
-		static, _ := fs.Sub(app.Files, "static")
-		r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, app.notFound)))
+		r.Get("/", app.index)
+		r.Get("/login", app.login)
+		r.Get(app.RedirectPath, app.authRedirect)
+		r.Get("/logout", app.logout)
 
 		r.Group(func(r chi.Router) {
-			r.Use(app.requireConfig, noStore, app.loadSession)
-
-			r.Get("/", app.index)
-			r.Get("/login", app.login)
-			r.Get(app.RedirectPath, app.authRedirect)
-			r.Get("/logout", app.logout)
-
-			r.Group(func(r chi.Router) {
-				r.Use(app.requireLogin)
-				r.Get("/graph", app.graph)
-				r.Get("/token_details", app.tokenDetails)
-				r.With(app.requireRole(app.AdminRole)).Get("/admin", app.admin)
-			})
+			r.Use(app.requireLogin)
+			r.Get("/graph", app.graph)
+			r.Get("/token_details", app.tokenDetails)
+			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.admin)
 		})
 	})
 	return r
