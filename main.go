@@ -121,6 +121,8 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 		return err
 	}
 	printListening(cfg)
+	logger.Info("listening", "addr", cfg.ListenAddr(), "tls", cfg.TLS, "origin", cfg.Origin(),
+		"trusted_proxies", cfg.TrustedProxies.String(), "sessions", cfg.SessionType)
 	for _, p := range cfg.Problems {
 		fmt.Println("Configuration needed:", p)
 	}
