@@ -305,7 +305,11 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	}
 
 	term <- syscall.SIGTERM
-	<-drained
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not start the drain")
+	}
 	if status, body := get("/readyz"); status != http.StatusServiceUnavailable || body != "not ready: shutting down\n" {
 		t.Errorf("/readyz while draining: %d %q", status, body)
 	}

@@ -80,7 +80,7 @@ func TestResolve(t *testing.T) {
 			request(nginx, false, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example.com", "X-Forwarded-For", "198.51.100.1"),
 			"https", "app.example.com", "198.51.100.1", true},
 		{"trusted proxy: only the hop it added counts",
-			request(nginx, false, "X-Forwarded-For", "6.6.6.6, 198.51.100.1", "X-Forwarded-Proto", "http, https",
+			request(nginx, false, "X-Forwarded-For", "6.6.6.6, 7.7.7.7,198.51.100.1", "X-Forwarded-Proto", "http, gopher, https",
 				"X-Forwarded-Host", "evil.example, app.example.com:8443"),
 			"https", "app.example.com:8443", "198.51.100.1", true},
 		{"trusted proxy: several header lines are one list",
