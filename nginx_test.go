@@ -509,10 +509,17 @@ func TestNginxInstanceIgnoresForgedHeadersFromOthers(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "the requests in the log", func() bool { return a.servedPages(from) >= 3 })
+	warned := 0
 	for _, rec := range a.records(from) {
 		if rec["msg"] == "request" && rec["client"] != "127.0.0.2" {
 			t.Errorf("logged client %v, want the real peer 127.0.0.2", rec["client"])
 		}
+		if rec["msg"] == "forwarding headers ignored: the peer is not in TRUSTED_PROXIES" && rec["client"] == "127.0.0.2" {
+			warned++
+		}
+	}
+	if warned != 3 {
+		t.Errorf("%d warnings about ignored forwarding headers, want 3", warned)
 	}
 }
 

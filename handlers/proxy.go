@@ -66,6 +66,12 @@ func (app *Application) oneOrigin(next http.Handler) http.Handler {
 			path = "/"
 		}
 		target := strings.TrimSuffix(app.Origin, "/") + path
+		if !pub.ViaProxy && forwardingHeaders(r) {
+			// Behind a proxy that TRUSTED_PROXIES misses, every page
+			// redirects to itself: say why.
+			app.logger.Warn("forwarding headers ignored: the peer is not in TRUSTED_PROXIES",
+				"client", pub.Client.String(), "request_id", requestIDFrom(r.Context()))
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusPermanentRedirect)
 	})
@@ -93,4 +99,14 @@ func canonicalOrigin(origin string) string {
 // isProbe reports whether r is a platform's health probe.
 func isProbe(r *http.Request) bool {
 	return r.URL.Path == healthPath || r.URL.Path == readyPath
+}
+
+// forwardingHeaders reports whether r carries any header a proxy adds.
+func forwardingHeaders(r *http.Request) bool {
+	for _, name := range []string{"X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-For", "Forwarded"} {
+		if len(r.Header.Values(name)) > 0 {
+			return true
+		}
+	}
+	return false
 }
