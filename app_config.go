@@ -5,10 +5,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"ms-identity-go-webapp/internal/forwarded"
 )
 
 // Config is the app's configuration. Load it with LoadConfig.
@@ -28,6 +32,22 @@ type Config struct {
 	Port          int
 	TLSCert       string
 	TLSKey        string
+
+	// Host is the address the app listens on: 127.0.0.1 on a developer's
+	// machine, 0.0.0.0 in a container behind the platform's proxy.
+	Host string
+	// TLS is false when a proxy in front of the app terminates HTTPS and
+	// the app serves plain HTTP (TLS=off, allowed only with TrustedProxies).
+	TLS bool
+	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
+	// headers the app believes.
+	TrustedProxies *forwarded.Proxies
+	// LogFormat is "text" or "json".
+	LogFormat string
+	// DrainPeriod is how long the app keeps serving after SIGTERM while
+	// /readyz answers 503, so that the load balancer stops sending it
+	// requests before it stops accepting them.
+	DrainPeriod time.Duration
 
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
@@ -60,6 +80,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TLSCert:       get("TLS_CERT", "ssl/localhost.crt"),
 		TLSKey:        get("TLS_KEY", "ssl/localhost.key"),
 		Scopes:        strings.Fields(get("SCOPE", "User.Read")),
+		Host:          get("HOST", "127.0.0.1"),
+		LogFormat:     strings.ToLower(get("LOG_FORMAT", "text")),
 	}
 
 	var errs []error
@@ -70,6 +92,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.GraphTimeout, err = time.ParseDuration(get("GRAPH_TIMEOUT", "10s")); err != nil || cfg.GraphTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("GRAPH_TIMEOUT")))
 	}
+
+	errs = append(errs, loadServing(&cfg, get)...)
 
 	// No default tenant: "common" would silently accept users, and their
 	// app roles, from every tenant where someone consented to the app.
@@ -120,6 +144,60 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
+// loadServing reads the settings of where and how the app serves: HOST,
+// TLS, TRUSTED_PROXIES, LOG_FORMAT and DRAIN_PERIOD.
+func loadServing(cfg *Config, get func(name, def string) string) []error {
+	var errs []error
+	if err := checkHost(cfg.Host); err != nil {
+		errs = append(errs, err)
+	}
+	switch tls := strings.ToLower(get("TLS", "on")); tls {
+	case "on":
+		cfg.TLS = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("TLS must be on or off, not %q", tls))
+	}
+	proxies, err := forwarded.ParseProxies(get("TRUSTED_PROXIES", ""))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %v", err))
+	}
+	cfg.TrustedProxies = proxies
+	// Plain HTTP is only for the hop from a TLS-terminating proxy. Without
+	// a trusted proxy the app could not tell that the browser used HTTPS,
+	// and nothing would protect the session cookie on the wire.
+	if !cfg.TLS && err == nil && proxies.Empty() {
+		errs = append(errs, errors.New("TLS=off needs TRUSTED_PROXIES: the addresses of the proxy that terminates HTTPS in front of the app"))
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	}
+	if cfg.DrainPeriod, err = time.ParseDuration(get("DRAIN_PERIOD", "5s")); err != nil || cfg.DrainPeriod < 0 {
+		errs = append(errs, fmt.Errorf("DRAIN_PERIOD must be a duration such as 5s (or 0s), not %q", get("DRAIN_PERIOD", "")))
+	}
+	return errs
+}
+
+// checkHost accepts an IP address or a host name to listen on.
+func checkHost(h string) error {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return fmt.Errorf("HOST must be an IP address such as 127.0.0.1 or 0.0.0.0, or a host name, not %q", h)
+		}
+	}
+	return nil
+}
+
+// ListenAddr is where the app listens: HOST and PORT.
+func (c Config) ListenAddr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
 // placeholder reports whether v is an unfilled value copied from a sample
 // file, such as "Enter_the_Tenant_Name_Here" or "<client id>".
 func placeholder(v string) bool {
@@ -157,7 +235,7 @@ func checkRedirectURI(r string) error {
 		return fmt.Errorf("REDIRECT_URI must be an absolute URL such as https://localhost:5000/auth/redirect, not %q", r)
 	}
 	if u.Scheme != "https" {
-		return fmt.Errorf("REDIRECT_URI must use https (Entra ID requires it except for localhost, and this app serves only https), not %q", r)
+		return fmt.Errorf("REDIRECT_URI must use https (Entra ID requires it except for localhost, and browsers reach the app over HTTPS, behind a proxy too), not %q", r)
 	}
 	if u.Path == "" || u.Path == "/" {
 		return fmt.Errorf("REDIRECT_URI needs a path of its own, such as /auth/redirect, not %q", r)

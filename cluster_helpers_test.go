@@ -173,6 +173,8 @@ type cluster struct {
 	instances []*testEnv
 	logs      *testutil.SyncBuffer
 	env       map[string]string
+	balancer  *balancer    // nil with one instance
+	direct    *http.Client // trusts the test certificate; no balancer
 	stopOnce  sync.Once
 	stopFuncs []func()
 }
@@ -262,6 +264,19 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	}
 
 	c.stopFuncs = append(c.stopFuncs, transport.CloseIdleConnections)
+
+	// The test client: it trusts the test certificate and, with several
+	// instances, reaches each as the load balancer in front of them would.
+	client := emuSrv.Client()
+	c.direct = client
+	if len(servers) > 1 {
+		lb := &balancer{next: client.Transport, public: servers[0].Listener.Addr().String(), instances: map[string]bool{}}
+		for _, srv := range servers {
+			lb.instances[srv.Listener.Addr().String()] = true
+		}
+		client = &http.Client{Transport: lb}
+		c.balancer = lb
+	}
 	t.Cleanup(func() {
 		c.stop()
 		secrets := append(emu.IssuedValues(), cfg.ClientSecret, cfg.SessionSecret)
@@ -294,10 +309,38 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		srv.StartTLS()
 		c.stopFuncs = append(c.stopFuncs, srv.Close)
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: emuSrv.Client(),
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: client,
 		})
 	}
 	return c
+}
+
+// balancer stands for the load balancer in front of a cluster: a request to
+// any instance's address carries the public host, the first instance's,
+// which REDIRECT_URI names, in its Host header, as a proxy that preserves the
+// Host header sends it. Without it, every instance but the first would
+// redirect to the one origin.
+type balancer struct {
+	next      http.RoundTripper
+	public    string
+	instances map[string]bool
+}
+
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if b.instances[req.URL.Host] && (req.Host == "" || req.Host == req.URL.Host) {
+		req = req.Clone(req.Context())
+		req.Host = b.public
+	}
+	return b.next.RoundTrip(req)
+}
+
+// balance puts the cluster's balancer in front of rt, for clients of the
+// test's own (with one instance there is nothing to balance).
+func (c *cluster) balance(rt http.RoundTripper) http.RoundTripper {
+	if c.balancer == nil {
+		return rt
+	}
+	return &balancer{next: rt, public: c.balancer.public, instances: c.balancer.instances}
 }
 
 // stop shuts everything down once; tests that count goroutines call it

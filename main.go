@@ -45,21 +45,22 @@ func main() {
 	emulatorAddr := flag.String("emulator-addr", "127.0.0.1:5001", "address of the emulator in -demo mode (loopback)")
 	flag.Parse()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	// go-redis reports connection trouble (Redis down, reconnecting) through
-	// a package-wide logger: send it to the app's log.
-	redis.SetLogger(redisLogger{logger})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C stops at once; SIGTERM, what platforms send before replacing
+	// an instance, drains first (see serve).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
 
-	if err := run(ctx, logger, *demo, *emulatorAddr); err != nil {
+	if err := run(ctx, term, *demo, *emulatorAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-// run loads the configuration, builds the app and serves it until ctx ends.
-func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr string) error {
+// run loads the configuration, builds the app and serves it until ctx ends
+// or a SIGTERM arrives on term.
+func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr string) error {
 	// .env is optional: the environment may already hold the settings. Values
 	// already in the environment win over .env, as with python-dotenv.
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -73,10 +74,19 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 	if err != nil {
 		return err
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return fmt.Errorf("loading the HTTPS certificate (TLS_CERT=%s, TLS_KEY=%s): %w; create one with ssl/generate-local-cert.sh",
-			cfg.TLSCert, cfg.TLSKey, err)
+	logger := newLogger(cfg.LogFormat, os.Stderr)
+	// go-redis reports connection trouble (Redis down, reconnecting) through
+	// a package-wide logger: send it to the app's log.
+	redis.SetLogger(redisLogger{logger})
+
+	// The certificate is needed to serve HTTPS, and in demo mode for the
+	// emulator, whatever TLS says.
+	var cert tls.Certificate
+	if cfg.TLS || demo {
+		if cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("loading the HTTPS certificate (TLS_CERT=%s, TLS_KEY=%s): %w; create one with ssl/generate-local-cert.sh",
+				cfg.TLSCert, cfg.TLSKey, err)
+		}
 	}
 
 	outbound, err := outboundClient(demo, cfg.TLSCert)
@@ -103,15 +113,20 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 	}
 
 	srv := newServer(app.Routes(), cert, logger)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Port))
+	if !cfg.TLS {
+		srv.TLSConfig = nil // plain HTTP for the TLS-terminating proxy in front
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Listening on https://localhost:%d (redirect URI %s, %s sessions)\n", cfg.Port, cfg.RedirectURI, cfg.SessionType)
+	printListening(cfg)
+	logger.Info("listening", "addr", cfg.ListenAddr(), "tls", cfg.TLS, "origin", cfg.Origin(),
+		"trusted_proxies", cfg.TrustedProxies.String(), "sessions", cfg.SessionType)
 	for _, p := range cfg.Problems {
 		fmt.Println("Configuration needed:", p)
 	}
-	err = httpsserver.Serve(ctx, srv, ln, 10*time.Second)
+	err = serve(ctx, srv, ln, term, cfg.DrainPeriod, app.StartDrain, logger)
 	logger.Info("stopped")
 	return err
 }
@@ -119,6 +134,8 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 // buildApp wires the configuration into the app's handlers.
 func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.Client, demo bool) (*handlers.Application, error) {
 	opts := handlers.Options{
+		Origin:                cfg.Origin(),
+		TrustedProxies:        cfg.TrustedProxies,
 		Logger:                logger,
 		Files:                 files,
 		GraphClient:           outbound,
@@ -147,6 +164,7 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			return nil, err
 		}
 		opts.Identity, opts.Sessions = id, store
+		opts.SessionsReady = sessionsReady(ctx, cfg)
 	}
 	return handlers.New(opts)
 }

@@ -3,15 +3,18 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/forwarded"
 )
 
 // Options are the dependencies and settings of an Application.
@@ -38,6 +41,16 @@ type Options struct {
 	ConfigProblems []string
 	// Demo is true when the app signs in against the local emulator.
 	Demo bool
+
+	// Origin is the scheme and host of REDIRECT_URI, where users reach the
+	// app. A GET or HEAD that reached it under another origin is
+	// redirected there. Empty turns the redirect off.
+	Origin string
+	// TrustedProxies are the peers whose forwarding headers are believed.
+	TrustedProxies *forwarded.Proxies
+	// SessionsReady reports whether the session store answers; /readyz
+	// calls it. Nil means the store needs no check.
+	SessionsReady func(ctx context.Context) error
 }
 
 // Application holds the dependencies of the handlers; handlers, helpers and
@@ -47,6 +60,8 @@ type Application struct {
 	logger    *slog.Logger
 	templates map[string]*template.Template
 	now       func() time.Time
+	// draining is set on SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // New checks the options and parses the templates.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -58,15 +59,26 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 // logRequest logs one line per request. It logs the path without the query
-// string: the sign-in callback's query carries the authorization code.
+// string: the sign-in callback's query carries the authorization code. The
+// client is the browser's address as the nearest trusted proxy saw it, or
+// the peer's. Successful health probes, which platforms send every few
+// seconds, are logged at debug level only.
 func (app *Application) logRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		app.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+		level := slog.LevelInfo
+		if isProbe(r) && ww.Status() == http.StatusOK {
+			level = slog.LevelDebug
+		}
+		client := ""
+		if addr := publicRequest(r).Client; addr.IsValid() {
+			client = addr.String()
+		}
+		app.logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 			"bytes", ww.BytesWritten(), "duration", time.Since(start).Round(time.Microsecond),
-			"request_id", requestIDFrom(r.Context()))
+			"client", client, "request_id", requestIDFrom(r.Context()))
 	})
 }
 

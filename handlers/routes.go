@@ -13,9 +13,14 @@ import (
 // Routes returns the app's handler.
 func (app *Application) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(app.requestID, app.logRequest, app.recoverPanic, secureHeaders)
+	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, secureHeaders, app.oneOrigin)
 	r.NotFound(app.notFound)
 	r.MethodNotAllowed(app.methodNotAllowed)
+
+	// The platform's probes reach the instance by its own address, not the
+	// public origin: oneOrigin lets them through, and they touch no session.
+	r.Get(healthPath, app.healthz)
+	r.Get(readyPath, app.readyz)
 
 	static, _ := fs.Sub(app.Files, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, app.notFound)))

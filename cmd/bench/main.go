@@ -289,6 +289,8 @@ func (b *bench) setUp(ctx context.Context) error {
 				"TLS_CERT":       certFile,
 				"TLS_KEY":        keyFile,
 				"SSL_CERT_FILE":  certFile,
+				// Stop at once on SIGTERM: no load balancer to drain from.
+				"DRAIN_PERIOD": "0s",
 			}), nil, answers(client, b.t.appURL+"/static/style.css"))
 		}
 		if err == nil {
