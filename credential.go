@@ -89,7 +89,7 @@ func loadCertificate(cfg Config, now time.Time) (clientCredential, error) {
 	c := clientCredential{cred: cred, sendX5C: cfg.ClientCertificateSendX5C, kind: "certificate " + cert.Thumbprint()}
 	if left := leaf.NotAfter.Sub(now); left < certificateWarningPeriod {
 		c.warning = fmt.Sprintf("the client certificate %s (CLIENT_CERTIFICATE_PATH=%s) expires on %s, in %d days: upload a new one to the app registration before then",
-			cert.Thumbprint(), path, leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+			cert.Thumbprint(), path, leaf.NotAfter.UTC().Format(time.DateOnly), int((left+23*time.Hour)/(24*time.Hour)))
 	}
 	return c, nil
 }
