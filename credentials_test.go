@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -273,4 +274,47 @@ func decodeSegment(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// ssl/generate-client-cert.sh makes a certificate the app signs in with
+// once its .crt is uploaded, valid for the days asked, in every form.
+func TestGenerateClientCertScript(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	const password = "generated-key-password"
+	out := t.TempDir()
+	cmd := exec.Command("ssl/generate-client-cert.sh", "--days", "45", "--out", out, "--encrypt", "--pfx")
+	cmd.Env = append(os.Environ(), "CLIENT_CERTIFICATE_PASSWORD="+password)
+	output, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, output)
+	}
+	if strings.Contains(string(output), password) {
+		t.Error("the script prints the password")
+	}
+	uploaded, err := emulator.LoadCertificates(filepath.Join(out, "client-cert.crt"))
+	if err != nil || len(uploaded) != 1 {
+		t.Fatalf("client-cert.crt: %v, %d certificates", err, len(uploaded))
+	}
+	if left := time.Until(uploaded[0].NotAfter); left < 44*24*time.Hour || left > 46*24*time.Hour {
+		t.Errorf("the certificate is valid for %v, want 45 days", left.Round(time.Hour))
+	}
+	if crt, _ := os.ReadFile(filepath.Join(out, "client-cert.crt")); strings.Contains(string(crt), "PRIVATE KEY") {
+		t.Error("the .crt to upload holds the private key")
+	}
+	for _, file := range []string{"client-cert.pem", "client-cert.pfx"} {
+		t.Run(file, func(t *testing.T) {
+			info, err := os.Stat(filepath.Join(out, file))
+			if err != nil || info.Mode().Perm() != 0o600 {
+				t.Fatalf("%s: %v, mode %v", file, err, info.Mode())
+			}
+			env := newTestEnv(t,
+				withEmulator(func(c *emulator.Config) { c.ClientCertificates = uploaded }),
+				withCertificate(filepath.Join(out, file), password))
+			b := env.newBrowser()
+			b.signIn("alice@demo.test", "alice-password")
+			assertStatus(t, b.get("/graph"), http.StatusOK)
+		})
+	}
 }
