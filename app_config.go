@@ -17,8 +17,17 @@ import (
 
 // Config is the app's configuration. Load it with LoadConfig.
 type Config struct {
-	ClientID      string
-	ClientSecret  string
+	ClientID string
+
+	// The app's credential: exactly one of a client secret, a certificate
+	// file or a federated token file (see credential.go).
+	ClientSecret              string
+	ClientCertificatePath     string
+	ClientCertificatePassword string
+	ClientCertificateSendX5C  bool
+	ClientAssertionFile       string
+	ClientAssertionVar        string // CLIENT_ASSERTION_FILE or AZURE_FEDERATED_TOKEN_FILE, whichever set ClientAssertionFile
+
 	Authority     string
 	RedirectURI   string
 	Scopes        []string
@@ -124,6 +133,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", cfg.SessionType))
 	}
+	errs = append(errs, cfg.loadCredentialSettings(getenv, get)...)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -134,8 +144,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.Authority == "" {
 		cfg.Problems = append(cfg.Problems, "AUTHORITY (or TENANT_ID) is not set: use https://login.microsoftonline.com/<your tenant ID>.")
 	}
-	if cfg.ClientSecret == "" || placeholder(cfg.ClientSecret) {
-		cfg.Problems = append(cfg.Problems, "CLIENT_SECRET is not set: create a client secret under Certificates & secrets.")
+	if cfg.ClientSecret == "" && cfg.ClientCertificatePath == "" && cfg.ClientAssertionFile == "" {
+		cfg.Problems = append(cfg.Problems, "CLIENT_SECRET is not set: create a client secret under Certificates & secrets "+
+			"(or, in production, use a certificate with CLIENT_CERTIFICATE_PATH or a federated token with CLIENT_ASSERTION_FILE).")
 	}
 	if len(cfg.SessionSecret) < minSecretLength {
 		cfg.Problems = append(cfg.Problems, fmt.Sprintf(
@@ -176,6 +187,61 @@ func loadServing(cfg *Config, get func(name, def string) string) []error {
 	}
 	if cfg.DrainPeriod, err = time.ParseDuration(get("DRAIN_PERIOD", "5s")); err != nil || cfg.DrainPeriod < 0 {
 		errs = append(errs, fmt.Errorf("DRAIN_PERIOD must be a duration such as 5s (or 0s), not %q", get("DRAIN_PERIOD", "")))
+	}
+	return errs
+}
+
+// loadCredentialSettings reads the three kinds of client credential, of
+// which exactly one may be set: two at once would leave it to chance which
+// one Entra ID sees. A placeholder copied from .env.sample counts as unset.
+// The files themselves are read later, by loadCredential.
+func (cfg *Config) loadCredentialSettings(getenv func(string) string, get func(name, def string) string) []error {
+	var errs []error
+	if placeholder(cfg.ClientSecret) {
+		cfg.ClientSecret = ""
+	}
+	cfg.ClientCertificatePath = get("CLIENT_CERTIFICATE_PATH", "")
+	// The password is taken as it is: spaces may be part of it.
+	cfg.ClientCertificatePassword = getenv("CLIENT_CERTIFICATE_PASSWORD")
+	if v := get("CLIENT_CERTIFICATE_SEND_X5C", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CLIENT_CERTIFICATE_SEND_X5C must be true or false, not %q", v))
+		}
+		cfg.ClientCertificateSendX5C = b
+	}
+	for _, name := range []string{"CLIENT_ASSERTION_FILE", "AZURE_FEDERATED_TOKEN_FILE"} {
+		if v := get(name, ""); v != "" {
+			cfg.ClientAssertionFile, cfg.ClientAssertionVar = v, name
+			break
+		}
+	}
+
+	var set []string
+	if cfg.ClientSecret != "" {
+		set = append(set, "CLIENT_SECRET")
+	}
+	if cfg.ClientCertificatePath != "" {
+		set = append(set, "CLIENT_CERTIFICATE_PATH")
+	}
+	if cfg.ClientAssertionFile != "" {
+		set = append(set, cfg.ClientAssertionVar)
+	}
+	if len(set) > 1 {
+		both := "both"
+		if len(set) > 2 {
+			both = "all"
+		}
+		errs = append(errs, fmt.Errorf("%s are %s set, but the app takes exactly one credential: keep one of them (a secret, a certificate or a federated token) and unset the others",
+			strings.Join(set, " and "), both))
+	}
+	if cfg.ClientCertificatePath == "" {
+		if cfg.ClientCertificatePassword != "" {
+			errs = append(errs, errors.New("CLIENT_CERTIFICATE_PASSWORD is set but CLIENT_CERTIFICATE_PATH is not: set the path of the certificate it unlocks"))
+		}
+		if cfg.ClientCertificateSendX5C {
+			errs = append(errs, errors.New("CLIENT_CERTIFICATE_SEND_X5C is set but CLIENT_CERTIFICATE_PATH is not: it applies to a certificate only"))
+		}
 	}
 	return errs
 }

@@ -190,6 +190,10 @@ type clusterOptions struct {
 	// extraRoutes adds test-only routes to each instance's router, behind
 	// the app's own middleware.
 	extraRoutes func(chi.Router)
+	// emulatorStarted runs once the emulator serves and before the app
+	// starts: it may change the app's settings, or write a file the app
+	// reads at start-up with something the emulator issued.
+	emulatorStarted func(emu *emulator.Emulator, emuURL string, client *http.Client, appEnv map[string]string)
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -250,6 +254,9 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
 	}
+	if co.emulatorStarted != nil {
+		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
+	}
 	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -280,6 +287,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	t.Cleanup(func() {
 		c.stop()
 		secrets := append(emu.IssuedValues(), cfg.ClientSecret, cfg.SessionSecret)
+		secrets = append(secrets, credentialSecrets(t, cfg)...)
 		for _, u := range emu.Users() {
 			secrets = append(secrets, u.Password)
 		}
@@ -395,6 +403,27 @@ func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.U
 	raw, _ := values["identity"].([]byte)
 	s, err = identity.UnmarshalUserSession(raw)
 	return s, true, err
+}
+
+// credentialSecrets are the app's certificate password and private key (in
+// the forms a log could show it) and the federated token its file holds
+// now; earlier tokens are among the emulator's issued values.
+func credentialSecrets(t *testing.T, cfg Config) []string {
+	secrets := []string{cfg.ClientCertificatePassword}
+	if cfg.ClientCertificatePath != "" {
+		data, err := os.ReadFile(cfg.ClientCertificatePath)
+		if err != nil {
+			t.Errorf("reading the client certificate for the log check: %v", err)
+		} else if cert, err := identity.ParseCertificate(data, cfg.ClientCertificatePassword); err == nil {
+			secrets = append(secrets, testutil.ClientCert{Cert: cert.Leaf(), Key: cert.Key}.KeySecrets()...)
+		}
+	}
+	if cfg.ClientAssertionFile != "" {
+		if data, err := os.ReadFile(cfg.ClientAssertionFile); err == nil {
+			secrets = append(secrets, strings.TrimSpace(string(data)))
+		}
+	}
+	return secrets
 }
 
 // secretsIn counts the secrets (8 characters or more) that occur in logs. It

@@ -373,6 +373,10 @@ func TestMissingConfiguration(t *testing.T) {
 		assertContains(t, p, "CLIENT_SECRET is not set")
 		assertContains(t, p, "AUTHORITY (or TENANT_ID) is not set")
 		assertContains(t, p, "./run.dev.sh --demo")
+		// The three kinds of credential, explained.
+		assertContains(t, p, "ssl/generate-client-cert.sh")
+		assertContains(t, p, "<code>CLIENT_CERTIFICATE_PATH</code>")
+		assertContains(t, p, "<code>AZURE_FEDERATED_TOKEN_FILE</code>")
 	}
 	assertStatus(t, b.get(srv.URL+"/static/style.css"), http.StatusOK)
 }

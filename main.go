@@ -148,13 +148,24 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		Demo:                  demo,
 	}
 	if len(cfg.Problems) == 0 {
+		cred, err := loadCredential(cfg, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if logger != nil {
+			logger.Info("client credential", "type", cred.kind)
+			if cred.warning != "" {
+				logger.Warn(cred.warning)
+			}
+		}
 		id, err := identity.New(identity.Config{
-			Authority:    cfg.Authority,
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			RedirectURI:  cfg.RedirectURI,
-			Scopes:       cfg.Scopes,
-			HTTPClient:   outbound,
+			Authority:   cfg.Authority,
+			ClientID:    cfg.ClientID,
+			Credential:  cred.cred,
+			SendX5C:     cred.sendX5C,
+			RedirectURI: cfg.RedirectURI,
+			Scopes:      cfg.Scopes,
+			HTTPClient:  outbound,
 		})
 		if err != nil {
 			return nil, err
@@ -247,6 +258,13 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"GRAPH_ENDPOINT": base + "/v1.0/me",
 		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
 		"SCOPE":          "User.Read",
+		// The demo signs in with the emulator's client secret, whatever
+		// credential the environment names for a real tenant.
+		"CLIENT_CERTIFICATE_PATH":     "",
+		"CLIENT_CERTIFICATE_PASSWORD": "",
+		"CLIENT_CERTIFICATE_SEND_X5C": "",
+		"CLIENT_ASSERTION_FILE":       "",
+		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
 	return func(name string) string {
 		if v, ok := demo[name]; ok {

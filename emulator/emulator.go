@@ -12,6 +12,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"html/template"
@@ -118,6 +119,15 @@ type Config struct {
 	// nil = DefaultAdminConsented; an empty list means none. openid,
 	// profile, email and offline_access never need consent.
 	AdminConsented []string
+	// ClientCertificates are the certificates uploaded to the app: a client
+	// assertion signed with one's key authenticates the app (see
+	// clientauth.go). The client secret stays valid beside them, as in Entra.
+	ClientCertificates []*x509.Certificate
+	// FederatedSubjects are the subjects of the app's federated credentials,
+	// each trusting the emulator's own workload issuer
+	// (https://{host}/workload-identity, audience api://AzureADTokenExchange;
+	// see workload.go).
+	FederatedSubjects []string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -137,6 +147,7 @@ type Emulator struct {
 	log          *slog.Logger
 	now          func() time.Time
 	signer       *signer
+	creds        *clientCredentials
 	sealer       cipher.AEAD // seals refresh tokens, which carry their own state
 	pages        map[string]*template.Template
 	handler      http.Handler
@@ -277,6 +288,9 @@ func New(cfg Config) (*Emulator, error) {
 		}
 	}
 	if e.signer, err = newSigner(key, time.Now()); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if e.creds, err = newClientCredentials(cfg.ClientCertificates, cfg.FederatedSubjects); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	sealKey := make([]byte, 32)
@@ -435,9 +449,10 @@ func (e *Emulator) RevokeRefreshTokens(username string) error {
 // issuedLimit bounds IssuedValues' memory over long benchmark runs.
 const issuedLimit = 10000
 
-// IssuedValues returns every authorization code, access, ID and refresh
-// token issued so far (the most recent 10,000 on long runs), so tests can
-// scan logs for leaked secrets.
+// IssuedValues returns every authorization code, access, ID, refresh and
+// workload token issued so far, and every client assertion received (the
+// most recent 10,000 on long runs), so tests can scan logs for leaked
+// secrets.
 func (e *Emulator) IssuedValues() []string {
 	e.issuedMu.Lock()
 	defer e.issuedMu.Unlock()

@@ -84,6 +84,8 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values) *aadErro
 		return fail(errMissingParam("client_id"))
 	case !strings.EqualFold(id, e.clientID):
 		return fail(errUnknownClient(id, e.tenant))
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		return e.authenticateAssertion(r, form, secret) // clientauth.go
 	case secret == "":
 		return fail(errMissingClientSecret())
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(e.clientSecret)) != 1:

@@ -155,12 +155,12 @@ func FuzzAuthRedirect(f *testing.F) {
 	idp := httptest.NewTLSServer(emu.Handler())
 	f.Cleanup(idp.Close)
 	id, err := identity.New(identity.Config{
-		Authority:    emu.Authority(idp.URL),
-		ClientID:     emulator.DemoClientID,
-		ClientSecret: emulator.DemoClientSecret,
-		RedirectURI:  redirectURI,
-		Scopes:       []string{"User.Read"},
-		HTTPClient:   idp.Client(),
+		Authority:   emu.Authority(idp.URL),
+		ClientID:    emulator.DemoClientID,
+		Credential:  testutil.SecretCredential(emulator.DemoClientSecret),
+		RedirectURI: redirectURI,
+		Scopes:      []string{"User.Read"},
+		HTTPClient:  idp.Client(),
 	})
 	if err != nil {
 		f.Fatal(err)

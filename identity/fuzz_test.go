@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 )
 
 // FuzzDecodeClaims feeds the ID token decoder arbitrary tokens, and arbitrary
@@ -88,12 +90,12 @@ func FuzzUnmarshalUserSession(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	c, err := New(Config{
-		Authority:    "https://idp.test/tenant",
-		ClientID:     "client",
-		ClientSecret: "secret",
-		RedirectURI:  "https://app.test/auth/redirect",
-		Scopes:       []string{"User.Read"},
-		HTTPClient:   &http.Client{Transport: failingTransport{}, Timeout: time.Second},
+		Authority:   "https://idp.test/tenant",
+		ClientID:    "client",
+		Credential:  secretCredential(f, "secret"),
+		RedirectURI: "https://app.test/auth/redirect",
+		Scopes:      []string{"User.Read"},
+		HTTPClient:  &http.Client{Transport: failingTransport{}, Timeout: time.Second},
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -131,4 +133,13 @@ func FuzzUnmarshalUserSession(f *testing.F) {
 		}
 		_ = c.EnsureFresh(ctx, back)
 	})
+}
+
+func secretCredential(t testing.TB, secret string) confidential.Credential {
+	t.Helper()
+	cred, err := confidential.NewCredFromSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
 }

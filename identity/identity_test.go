@@ -39,13 +39,13 @@ func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emula
 	srv := httptest.NewTLSServer(emu.Handler())
 	t.Cleanup(srv.Close)
 	id, err := identity.New(identity.Config{
-		Authority:    emu.Authority(srv.URL),
-		ClientID:     emulator.DemoClientID,
-		ClientSecret: emulator.DemoClientSecret,
-		RedirectURI:  redirectURI,
-		Scopes:       []string{"User.Read"},
-		HTTPClient:   srv.Client(),
-		Now:          clk.now,
+		Authority:   emu.Authority(srv.URL),
+		ClientID:    emulator.DemoClientID,
+		Credential:  testutil.SecretCredential(emulator.DemoClientSecret),
+		RedirectURI: redirectURI,
+		Scopes:      []string{"User.Read"},
+		HTTPClient:  srv.Client(),
+		Now:         clk.now,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +50,8 @@ type options struct {
 	clientID     string
 	clientSecret string
 	redirectURIs stringList
+	clientCerts  stringList
+	federated    stringList
 	usersFile    string
 	accessTTL    time.Duration
 	idTTL        time.Duration
@@ -83,6 +87,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clientID, "client-id", emulator.DemoClientID, "the registered app's client `ID`")
 	fs.StringVar(&o.clientSecret, "client-secret", emulator.DemoClientSecret, "the registered app's client `secret`")
 	fs.Var(&o.redirectURIs, "redirect-uri", "a registered redirect `URI`; repeat for several (replaces the defaults: "+strings.Join(emulator.DemoRedirectURIs, ", ")+")")
+	fs.Var(&o.clientCerts, "client-cert", "a certificate `file` (PEM or DER, public part) uploaded to the app, for client assertions signed with its key; repeat for several")
+	fs.Var(&o.federated, "federated-subject", "the `subject` of a federated credential trusting the emulator's workload issuer (https://{host}/workload-identity); repeat for several")
 	fs.StringVar(&o.usersFile, "users", "", "JSON `file` listing the accounts (default: alice@demo.test and admin@demo.test)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fs.DurationVar(&o.idTTL, "id-token-ttl", time.Hour, "ID token lifetime")
@@ -117,6 +123,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	var clientCerts []*x509.Certificate
+	for _, f := range o.clientCerts {
+		certs, err := emulator.LoadCertificates(f)
+		if err != nil {
+			return fmt.Errorf("-client-cert: %w", err)
+		}
+		clientCerts = append(clientCerts, certs...)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	em, err := emulator.New(emulator.Config{
 		Tenant:          o.tenant,
@@ -131,6 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TokenPadding:    o.padding,
 		AdminConsented:  splitList(o.consented),
 		Logger:          logger,
+
+		ClientCertificates: clientCerts,
+		FederatedSubjects:  o.federated,
 	})
 	if err != nil {
 		return err
@@ -142,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Long enough for injected delays ("hang for 5 s") and more.
 	srv := httpsserver.New(em.Handler(), cert, 2*time.Minute, logger)
-	printBanner(stdout, em, ln.Addr().(*net.TCPAddr), o, users == nil)
+	printBanner(stdout, em, ln.Addr().(*net.TCPAddr), o, users == nil, clientCerts)
 	if err := httpsserver.Serve(ctx, srv, ln, 5*time.Second); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
@@ -183,7 +200,7 @@ func isLoopback(addr string) bool {
 }
 
 // printBanner tells people how to point the app at the emulator.
-func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o options, demoUsers bool) {
+func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o options, demoUsers bool, clientCerts []*x509.Certificate) {
 	// The development certificate covers localhost and 127.0.0.1; the web
 	// app's demo configuration uses localhost.
 	host := "localhost"
@@ -206,6 +223,18 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 			label = ""
 		}
 		fmt.Fprintf(&b, "  %-15s %s\n", label, u)
+	}
+	for i, c := range clientCerts {
+		label := "Certificates:"
+		if i > 0 {
+			label = ""
+		}
+		sum := sha1.Sum(c.Raw)
+		fmt.Fprintf(&b, "  %-15s %X (%s, valid until %s)\n", label, sum, c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+	}
+	if len(o.federated) > 0 {
+		fmt.Fprintf(&b, "  Federated:      issuer %s/workload-identity, audience %s, subjects %s\n", base, emulator.FederatedAudience, strings.Join(o.federated, ", "))
+		fmt.Fprintf(&b, "                  tokens: curl -d subject=%s %s/emulator/workload-token\n", o.federated[0], base)
 	}
 	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)
 	fmt.Fprintf(&b, "  Graph events:   %s/v1.0/me/events\n", base)
