@@ -29,6 +29,10 @@ type Config struct {
 	TLSCert       string
 	TLSKey        string
 
+	// SessionSecretPrevious is the secret being rotated out: what it sealed
+	// still opens, and is sealed again with SessionSecret when next saved.
+	SessionSecretPrevious string
+
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
 	Problems []string
@@ -62,6 +66,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Scopes:        strings.Fields(get("SCOPE", "User.Read")),
 	}
 
+	cfg.SessionSecretPrevious = get("SESSION_SECRET_PREVIOUS", "")
+
 	var errs []error
 	var err error
 	if cfg.Port, err = strconv.Atoi(get("PORT", "5000")); err != nil || cfg.Port < 1 || cfg.Port > 65535 {
@@ -90,6 +96,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if err := checkURL("GRAPH_ENDPOINT", cfg.GraphEndpoint); err != nil {
 		errs = append(errs, err)
+	}
+	if p := cfg.SessionSecretPrevious; p != "" && len(p) < minSecretLength {
+		errs = append(errs, fmt.Errorf("SESSION_SECRET_PREVIOUS, when set, must be the previous SESSION_SECRET (%d characters or more)", minSecretLength))
 	}
 	switch cfg.SessionType {
 	case "filesystem":
