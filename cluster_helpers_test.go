@@ -79,6 +79,9 @@ type clusterOptions struct {
 	// extraRoutes adds test-only routes to each instance's router, behind
 	// the app's own middleware.
 	extraRoutes func(chi.Router)
+	// instanceEnv overrides settings of single instances, by index (a
+	// rotated SESSION_SECRET on some of them).
+	instanceEnv map[int]map[string]string
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -156,6 +159,13 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	t.Cleanup(func() {
 		c.stop()
 		secrets := append(emu.IssuedValues(), cfg.ClientSecret, cfg.SessionSecret)
+		for _, override := range co.instanceEnv {
+			for k, v := range override {
+				if strings.Contains(k, "SECRET") {
+					secrets = append(secrets, v)
+				}
+			}
+		}
 		for _, u := range emu.Users() {
 			secrets = append(secrets, u.Password)
 		}
@@ -167,6 +177,19 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		}
 	})
 	for i, srv := range servers {
+		cfg := cfg
+		if override := co.instanceEnv[i]; override != nil {
+			var err error
+			cfg, err = LoadConfig(func(k string) string {
+				if v, ok := override[k]; ok {
+					return v
+				}
+				return appEnv[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		app, err := buildApp(ctx, cfg, logger.With("instance", i), outbound, false)
 		if err != nil {
 			t.Fatal(err)

@@ -113,6 +113,13 @@ func TestSignInCookiesStayUnder4KB(t *testing.T) {
 	}
 	t.Logf("%d sign-in cookies with %d-byte return paths: %d bytes of Cookie header", len(jar), len(longest), n)
 
+	// A longer return path is not kept (the user lands on the home page):
+	// its cookie is no larger than the others.
+	_, long := startSignIn(t, h, "/graph?q="+strings.Repeat("y", 1500), nil)
+	if len(long.Value) > len(jar[0].Value) {
+		t.Errorf("a 1.5 KB return path made a %d-byte sign-in cookie, more than the %d of the longest kept", len(long.Value), len(jar[0].Value))
+	}
+
 	rec := get(h, "/graph", jar)
 	var dropped []string
 	for _, c := range rec.Result().Cookies() {
