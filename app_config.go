@@ -57,6 +57,9 @@ type Config struct {
 	// /readyz answers 503, so that the load balancer stops sending it
 	// requests before it stops accepting them.
 	DrainPeriod time.Duration
+	// SessionSecretPrevious is the secret being rotated out: what it sealed
+	// still opens, and is sealed again with SessionSecret when next saved.
+	SessionSecretPrevious string
 
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
@@ -93,6 +96,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogFormat:     strings.ToLower(get("LOG_FORMAT", "text")),
 	}
 
+	cfg.SessionSecretPrevious = get("SESSION_SECRET_PREVIOUS", "")
+
 	var errs []error
 	var err error
 	if cfg.Port, err = strconv.Atoi(get("PORT", "5000")); err != nil || cfg.Port < 1 || cfg.Port > 65535 {
@@ -123,6 +128,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if err := checkURL("GRAPH_ENDPOINT", cfg.GraphEndpoint); err != nil {
 		errs = append(errs, err)
+	}
+	if p := cfg.SessionSecretPrevious; p != "" && len(p) < minSecretLength {
+		errs = append(errs, fmt.Errorf("SESSION_SECRET_PREVIOUS, when set, must be the previous SESSION_SECRET (%d characters or more)", minSecretLength))
 	}
 	switch cfg.SessionType {
 	case "filesystem":

@@ -172,6 +172,19 @@ func (b *browser) sessionCookie() *http.Cookie {
 	return nil
 }
 
+// signInCookies returns the sign-in cookies (one per sign-in in progress)
+// the jar holds.
+func (b *browser) signInCookies() []*http.Cookie {
+	u, _ := url.Parse(b.env.appURL)
+	var out []*http.Cookie
+	for _, c := range b.client.Jar.Cookies(u) {
+		if strings.HasPrefix(c.Name, "__Host-signin-") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func assertStatus(t *testing.T, p *page, want int) {
 	t.Helper()
 	if p.status != want {

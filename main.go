@@ -32,6 +32,7 @@ import (
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/httpsserver"
+	"ms-identity-go-webapp/session"
 )
 
 // files holds the templates and static files, built into the binary. The
@@ -182,26 +183,36 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 
 // newSessionStore opens the configured session store: files in SESSION_DIR
 // (and the clean-up of expired ones), or Redis at REDIS_URL, which must
-// answer at start-up. The caller closes the store after the server stops.
-func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*handlers.SessionStore, error) {
-	if cfg.SessionType == "redis" {
-		return handlers.NewRedisSessionStore(ctx, cfg.RedisURL, cfg.SessionSecret)
-	}
-	store, err := handlers.NewFilesystemSessionStore(cfg.SessionDir, cfg.SessionSecret)
+// answer at start-up. Its keys come from SESSION_SECRET, and from
+// SESSION_SECRET_PREVIOUS while a secret is rotated out. The caller closes
+// the store after the server stops.
+func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*session.Store, error) {
+	keys, err := session.NewKeys(cfg.SessionSecret, cfg.SessionSecretPrevious)
 	if err != nil {
 		return nil, err
 	}
-	go cleanSessions(ctx, store, logger)
-	return store, nil
+	if cfg.SessionType == "redis" {
+		backend, err := session.NewRedisBackend(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		return session.NewStore(backend, keys), nil
+	}
+	backend, err := session.NewFileBackend(cfg.SessionDir)
+	if err != nil {
+		return nil, err
+	}
+	go cleanSessions(ctx, backend, logger)
+	return session.NewStore(backend, keys), nil
 }
 
 // cleanSessions deletes expired session files at start-up and every quarter
 // of an hour.
-func cleanSessions(ctx context.Context, store *handlers.SessionStore, logger *slog.Logger) {
+func cleanSessions(ctx context.Context, files *session.FileBackend, logger *slog.Logger) {
 	ticker := time.NewTicker(15 * time.Minute)
 	defer ticker.Stop()
 	for {
-		if n, err := store.Clean(time.Now()); err != nil {
+		if n, err := files.Clean(time.Now()); err != nil {
 			logger.Warn("cleaning expired sessions", "err", err)
 		} else if n > 0 {
 			logger.Info("deleted expired sessions", "count", n)

@@ -1,5 +1,6 @@
 // Package handlers serves the app's pages: routes, middleware, page handlers
-// and rendering. OAuth protocol details live in package identity.
+// and rendering. OAuth protocol details live in package identity, and the
+// storage of sessions in package session.
 package handlers
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/forwarded"
+	"ms-identity-go-webapp/session"
 )
 
 // Options are the dependencies and settings of an Application.
@@ -24,9 +26,10 @@ type Options struct {
 	Files fs.FS
 	// Identity signs users in. It is nil when the configuration has Problems.
 	Identity *identity.Client
-	// Sessions keeps each browser's server-side session. It may be nil when
-	// the configuration has Problems.
-	Sessions *SessionStore
+	// Sessions keeps each signed-in user's server-side session, and its
+	// keys seal the sign-in cookies. It may be nil when the configuration
+	// has Problems.
+	Sessions *session.Store
 	// GraphClient calls the downstream API (Microsoft Graph).
 	GraphClient   *http.Client
 	GraphEndpoint string
@@ -62,6 +65,7 @@ type Application struct {
 	now       func() time.Time
 	// draining is set on SIGTERM: /readyz answers 503 from then on.
 	draining atomic.Bool
+	signIns   *session.Sealer // seals the sign-in cookies (signin.go)
 }
 
 // New checks the options and parses the templates.
@@ -94,5 +98,9 @@ func New(opts Options) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Application{Options: opts, logger: opts.Logger, templates: templates, now: time.Now}, nil
+	app := &Application{Options: opts, logger: opts.Logger, templates: templates, now: time.Now}
+	if opts.Sessions != nil {
+		app.signIns = opts.Sessions.Keys().Sealer("sign-in cookie")
+	}
+	return app, nil
 }

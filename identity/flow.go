@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -29,29 +31,87 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// Flow is one sign-in in progress: what the callback must match. It lives
+// in the browser, in a sealed cookie the handlers set (one per sign-in, so
+// that several tabs can sign in at once), never on the server.
+type Flow struct {
+	State    string    // sent to Entra ID, which returns it with the code
+	Nonce    string    // sent to Entra ID, which puts it in the ID token
+	Verifier string    // PKCE code_verifier; only its S256 hash went to the browser
+	Next     string    // local path to return to after sign-in
+	Created  time.Time // when the sign-in started
+}
+
+// FlowTTL is how long a started sign-in may take. Entra's own codes last
+// 10 minutes; the user may first have to type a password and pass MFA.
+const FlowTTL = 15 * time.Minute
+
+// flowVersion starts an encoded Flow.
+const flowVersion = 1
+
+// MarshalBinary encodes the flow compactly for its cookie: a version byte,
+// the creation time in Unix seconds, then each string with its length.
+func (f Flow) MarshalBinary() ([]byte, error) {
+	out := []byte{flowVersion}
+	out = binary.AppendVarint(out, f.Created.Unix())
+	for _, v := range []string{f.State, f.Nonce, f.Verifier, f.Next} {
+		out = binary.AppendUvarint(out, uint64(len(v)))
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// UnmarshalFlow decodes what MarshalBinary encoded.
+func UnmarshalFlow(data []byte) (Flow, error) {
+	bad := errors.New("identity: malformed sign-in flow")
+	if len(data) == 0 || data[0] != flowVersion {
+		return Flow{}, bad
+	}
+	data = data[1:]
+	created, n := binary.Varint(data)
+	if n <= 0 {
+		return Flow{}, bad
+	}
+	data = data[n:]
+	var fields [4]string
+	for i := range fields {
+		l, n := binary.Uvarint(data)
+		if n <= 0 || l > uint64(len(data)-n) {
+			return Flow{}, bad
+		}
+		fields[i] = string(data[n : n+int(l)])
+		data = data[n+int(l):]
+	}
+	if len(data) != 0 {
+		return Flow{}, bad
+	}
+	return Flow{State: fields[0], Nonce: fields[1], Verifier: fields[2], Next: fields[3], Created: time.Unix(created, 0)}, nil
+}
+
 // StartSignIn begins the authorization code flow (step 1 of the flow): it
-// makes a state, a nonce and a PKCE verifier, keeps them in the user's session
-// and returns the authorize URL to send the browser to. next is the local path
-// to return to after sign-in; the caller has checked it is local.
-func (c *Client) StartSignIn(ctx context.Context, s *UserSession, next string) (string, error) {
-	app, err := c.msal(s)
+// makes a state, a nonce and a PKCE verifier, and returns the authorize URL
+// to send the browser to, and the flow for the caller to keep until the
+// callback. next is the local path to return to after sign-in; the caller
+// has checked it is local.
+func (c *Client) StartSignIn(ctx context.Context, next string) (string, Flow, error) {
+	app, err := c.msal(&UserSession{})
 	if err != nil {
-		return "", err
+		return "", Flow{}, err
 	}
 	scopes := append(c.Scopes(), oidcScopes...)
 	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes)
 	if err != nil {
 		// AuthCodeURL fetches the tenant's metadata to learn the authorize
 		// endpoint: this is where an unreachable identity provider shows.
-		return "", classify("starting sign-in", err)
+		return "", Flow{}, classify("starting sign-in", err)
 	}
 	u, err := url.Parse(authURL)
 	if err != nil {
-		return "", fmt.Errorf("identity: MSAL returned an unparsable authorize URL: %w", err)
+		return "", Flow{}, fmt.Errorf("identity: MSAL returned an unparsable authorize URL: %w", err)
 	}
 
-	state := randomString(32)
 	flow := Flow{
+		State:    randomString(32),
 		Nonce:    randomString(32),
 		Verifier: randomString(32), // 43 characters, the minimum RFC 7636 allows
 		Next:     next,
@@ -60,50 +120,26 @@ func (c *Client) StartSignIn(ctx context.Context, s *UserSession, next string) (
 	challenge := sha256.Sum256([]byte(flow.Verifier))
 
 	q := u.Query()
-	q.Set("state", state)
+	q.Set("state", flow.State)
 	q.Set("nonce", flow.Nonce)
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
 	q.Set("code_challenge_method", "S256")
 	q.Set("response_mode", "query")
 	u.RawQuery = q.Encode()
-
-	s.addFlow(state, flow, c.now())
-	return u.String(), nil
-}
-
-// addFlow stores a flow, dropping expired ones and, past maxFlows, the oldest.
-func (s *UserSession) addFlow(state string, f Flow, now time.Time) {
-	if s.Flows == nil {
-		s.Flows = map[string]Flow{}
-	}
-	for k, old := range s.Flows {
-		if now.Sub(old.Created) > flowTTL {
-			delete(s.Flows, k)
-		}
-	}
-	for len(s.Flows) >= maxFlows {
-		oldest := ""
-		for k, old := range s.Flows {
-			if oldest == "" || old.Created.Before(s.Flows[oldest].Created) {
-				oldest = k
-			}
-		}
-		delete(s.Flows, oldest)
-	}
-	s.Flows[state] = f
+	return u.String(), flow, nil
 }
 
 // CompleteSignIn finishes the flow when the browser comes back to the
-// redirect URI with query. It returns the local path to go to next.
+// redirect URI with query. flow is the sign-in this browser started with the
+// state the query names, nil when it has none. It returns the local path to
+// go to next.
 //
 // The order is the one OpenID Connect asks for: the provider's error first,
-// then the state (single-use: the flow is removed whatever happens next), then
-// the code redeemed with the PKCE verifier, then the ID token checked. Only
-// then is the user stored in the session.
-func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.Values) (string, error) {
+// then the state, then the code redeemed with the PKCE verifier, then the ID
+// token checked. Only then is the user stored in the session. The caller
+// discards the flow whatever the outcome: it is single-use.
+func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow, query url.Values) (string, error) {
 	if code := query.Get("error"); code != "" {
-		// The sign-in this answers is over: its flow cannot be used again.
-		delete(s.Flows, query.Get("state"))
 		return "", &AuthError{
 			Code:          code,
 			Description:   query.Get("error_description"),
@@ -113,16 +149,14 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.V
 	}
 
 	state := query.Get("state")
-	flow, ok := s.Flows[state]
-	if state == "" || !ok {
+	if state == "" || flow == nil || subtle.ConstantTimeCompare([]byte(state), []byte(flow.State)) != 1 {
 		return "", &AuthError{
 			Code:        "state_mismatch",
 			Description: "This sign-in response does not belong to a sign-in started in this browser, or it was already used.",
 			Hint:        "Start the sign-in again from this app, in the same browser.",
 		}
 	}
-	delete(s.Flows, state)
-	if c.now().Sub(flow.Created) > flowTTL {
+	if age := c.now().Sub(flow.Created); age > FlowTTL || age < -c.skew {
 		return "", &AuthError{
 			Code:        "flow_expired",
 			Description: "The sign-in took longer than 15 minutes.",
