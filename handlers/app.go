@@ -65,7 +65,7 @@ type Application struct {
 	now       func() time.Time
 	// draining is set on SIGTERM: /readyz answers 503 from then on.
 	draining atomic.Bool
-	signIns   *session.Sealer // seals the sign-in cookies (signin.go)
+	signIns  *session.Sealer // seals the sign-in cookies (signin.go)
 }
 
 // New checks the options and parses the templates.
