@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 
+	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/session"
 )
 
@@ -37,7 +38,7 @@ func (app *Application) startSignIn(w http.ResponseWriter, r *http.Request, next
 // beginSignIn starts a flow and keeps it in its sign-in cookie. It stores
 // nothing on the server: a visitor is not a session.
 func (app *Application) beginSignIn(w http.ResponseWriter, r *http.Request, next string) (string, error) {
-	authURL, flow, err := app.Identity.StartSignIn(r.Context(), SafeNext(next))
+	authURL, flow, err := app.Identity.StartSignIn(r.Context(), identity.SignIn{Next: SafeNext(next)})
 	if err != nil {
 		return "", err
 	}

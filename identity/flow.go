@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -40,6 +42,31 @@ type Flow struct {
 	Verifier string    // PKCE code_verifier; only its S256 hash went to the browser
 	Next     string    // local path to return to after sign-in
 	Created  time.Time // when the sign-in started
+	// Scopes are the resource scopes this sign-in asked for; the code is
+	// redeemed for them. Empty means the app's scopes.
+	Scopes []string
+	// Claims is the claims request (JSON) the sign-in carried, for a
+	// claims challenge or a step-up; the code is redeemed with it too.
+	Claims string
+}
+
+// SignIn says what a new sign-in asks the identity provider for.
+type SignIn struct {
+	// Next is the local path to return to afterwards; the caller has
+	// checked that it is local.
+	Next string
+	// Scopes are the resource scopes to ask consent for; nil means the
+	// app's scopes (SCOPE).
+	Scopes []string
+	// Claims is a claims request (JSON), e.g. from a claims challenge.
+	Claims string
+	// Prompt is Entra's prompt parameter: "", "login", "none", "consent"
+	// or "select_account".
+	Prompt string
+	// LoginHint and DomainHint pre-select the account, so Entra can skip
+	// its account picker (incremental consent for a signed-in user).
+	LoginHint  string
+	DomainHint string
 }
 
 // FlowTTL is how long a started sign-in may take. Entra's own codes last
@@ -47,14 +74,15 @@ type Flow struct {
 const FlowTTL = 15 * time.Minute
 
 // flowVersion starts an encoded Flow.
-const flowVersion = 1
+const flowVersion = 2
 
 // MarshalBinary encodes the flow compactly for its cookie: a version byte,
-// the creation time in Unix seconds, then each string with its length.
+// the creation time in Unix seconds, then each string with its length (the
+// scopes as one, space-separated).
 func (f Flow) MarshalBinary() ([]byte, error) {
 	out := []byte{flowVersion}
 	out = binary.AppendVarint(out, f.Created.Unix())
-	for _, v := range []string{f.State, f.Nonce, f.Verifier, f.Next} {
+	for _, v := range []string{f.State, f.Nonce, f.Verifier, f.Next, strings.Join(f.Scopes, " "), f.Claims} {
 		out = binary.AppendUvarint(out, uint64(len(v)))
 		out = append(out, v...)
 	}
@@ -73,7 +101,7 @@ func UnmarshalFlow(data []byte) (Flow, error) {
 		return Flow{}, bad
 	}
 	data = data[n:]
-	var fields [4]string
+	var fields [6]string
 	for i := range fields {
 		l, n := binary.Uvarint(data)
 		if n <= 0 || l > uint64(len(data)-n) {
@@ -85,21 +113,29 @@ func UnmarshalFlow(data []byte) (Flow, error) {
 	if len(data) != 0 {
 		return Flow{}, bad
 	}
-	return Flow{State: fields[0], Nonce: fields[1], Verifier: fields[2], Next: fields[3], Created: time.Unix(created, 0)}, nil
+	return Flow{State: fields[0], Nonce: fields[1], Verifier: fields[2], Next: fields[3], Created: time.Unix(created, 0),
+		Scopes: strings.Fields(fields[4]), Claims: fields[5]}, nil
 }
 
 // StartSignIn begins the authorization code flow (step 1 of the flow): it
 // makes a state, a nonce and a PKCE verifier, and returns the authorize URL
 // to send the browser to, and the flow for the caller to keep until the
-// callback. next is the local path to return to after sign-in; the caller
-// has checked it is local.
-func (c *Client) StartSignIn(ctx context.Context, next string) (string, Flow, error) {
+// callback.
+func (c *Client) StartSignIn(ctx context.Context, req SignIn) (string, Flow, error) {
 	app, err := c.msal(&UserSession{})
 	if err != nil {
 		return "", Flow{}, err
 	}
-	scopes := append(c.Scopes(), oidcScopes...)
-	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes)
+	resource := req.Scopes
+	if len(resource) == 0 {
+		resource = c.Scopes()
+	}
+	scopes := append(slices.Clone(resource), oidcScopes...)
+	var opts []confidential.AuthCodeURLOption
+	if req.Claims != "" {
+		opts = append(opts, confidential.WithClaims(req.Claims))
+	}
+	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes, opts...)
 	if err != nil {
 		// AuthCodeURL fetches the tenant's metadata to learn the authorize
 		// endpoint: this is where an unreachable identity provider shows.
@@ -114,8 +150,12 @@ func (c *Client) StartSignIn(ctx context.Context, next string) (string, Flow, er
 		State:    randomString(32),
 		Nonce:    randomString(32),
 		Verifier: randomString(32), // 43 characters, the minimum RFC 7636 allows
-		Next:     next,
+		Next:     req.Next,
 		Created:  c.now(),
+		Claims:   req.Claims,
+	}
+	if len(req.Scopes) > 0 {
+		flow.Scopes = slices.Clone(req.Scopes)
 	}
 	challenge := sha256.Sum256([]byte(flow.Verifier))
 
@@ -125,6 +165,14 @@ func (c *Client) StartSignIn(ctx context.Context, next string) (string, Flow, er
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
 	q.Set("code_challenge_method", "S256")
 	q.Set("response_mode", "query")
+	// MSAL's own options for these take an internal type or are missing
+	// (domain_hint on the confidential client): set them as the
+	// parameters Entra reads.
+	for name, v := range map[string]string{"prompt": req.Prompt, "login_hint": req.LoginHint, "domain_hint": req.DomainHint} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), flow, nil
 }
@@ -175,8 +223,15 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	if err != nil {
 		return "", err
 	}
-	result, err := app.AcquireTokenByAuthCode(ctx, code, c.redirectURI, c.Scopes(),
-		confidential.WithChallenge(flow.Verifier))
+	scopes := flow.Scopes
+	if len(scopes) == 0 {
+		scopes = c.Scopes()
+	}
+	redeem := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(flow.Verifier)}
+	if flow.Claims != "" {
+		redeem = append(redeem, confidential.WithClaims(flow.Claims))
+	}
+	result, err := app.AcquireTokenByAuthCode(ctx, code, c.redirectURI, scopes, redeem...)
 	if err != nil {
 		return "", classify("redeeming the authorization code", err)
 	}

@@ -63,7 +63,7 @@ func signIn(t *testing.T, id *identity.Client, srv *httptest.Server, username, p
 func signInAgain(t *testing.T, id *identity.Client, srv *httptest.Server, s *identity.UserSession, username, password string) *identity.UserSession {
 	t.Helper()
 	ctx := context.Background()
-	authURL, flow, err := id.StartSignIn(ctx, "/graph")
+	authURL, flow, err := id.StartSignIn(ctx, identity.SignIn{Next: "/graph"})
 	if err != nil {
 		t.Fatal(err)
 	}
