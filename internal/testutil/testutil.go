@@ -56,9 +56,27 @@ type Cert struct {
 // NewCert makes a Cert.
 func NewCert(t testing.TB) Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := newCert()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c
+}
+
+// SharedCert is one Cert for every server a test binary starts, as
+// httptest has one certificate: one client, or one browser, trusts them all.
+var SharedCert = sync.OnceValue(func() Cert {
+	c, err := newCert()
+	if err != nil {
+		panic(err)
+	}
+	return c
+})
+
+func newCert() (Cert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Cert{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -72,15 +90,15 @@ func NewCert(t testing.TB) Cert {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return Cert{}, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
@@ -89,7 +107,7 @@ func NewCert(t testing.TB) Cert {
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 		Pool:    pool,
-	}
+	}, nil
 }
 
 // WriteFiles writes the certificate and key as PEM files in a temporary

@@ -1,6 +1,6 @@
 // Configuration: every setting of the app, read from the environment and .env with the Python samples' names.
 
-package main
+package app
 
 import (
 	"errors"

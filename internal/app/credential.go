@@ -1,6 +1,6 @@
 // The client credential: the one place where CLIENT_SECRET, a certificate file or a federated token file becomes MSAL's credential.
 
-package main
+package app
 
 import (
 	"errors"

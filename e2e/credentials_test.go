@@ -1,6 +1,6 @@
 // End-to-end tests of the production credentials: a certificate in each file format and a federated token file, through MSAL Go against the emulator.
 
-package main
+package e2e
 
 import (
 	"crypto/sha256"
@@ -284,7 +284,7 @@ func TestGenerateClientCertScript(t *testing.T) {
 	}
 	const password = "generated-key-password"
 	out := t.TempDir()
-	cmd := exec.Command("ssl/generate-client-cert.sh", "--days", "45", "--out", out, "--encrypt", "--pfx")
+	cmd := exec.Command("../ssl/generate-client-cert.sh", "--days", "45", "--out", out, "--encrypt", "--pfx")
 	cmd.Env = append(os.Environ(), "CLIENT_CERTIFICATE_PASSWORD="+password)
 	output, err := cmd.CombinedOutput()
 	if err != nil {

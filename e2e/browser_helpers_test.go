@@ -3,7 +3,7 @@
 // its console, its accessibility (axe-core) and its layout at phone width.
 // With -screenshots it also saves every page to docs/images/.
 
-package main
+package e2e
 
 import (
 	"context"
@@ -43,8 +43,8 @@ const (
 	browserStepTimeout  = 20 * time.Second
 	browserStartTimeout = 30 * time.Second
 
-	screenshotDir = "docs/images"
-	axeScript     = "node_modules/axe-core/axe.min.js"
+	screenshotDir = "../docs/images"
+	axeScript     = "../node_modules/axe-core/axe.min.js"
 )
 
 // browserRequired reports whether a missing browser or axe-core fails the

@@ -2,7 +2,7 @@
 
 // Redis hanging rather than gone: SIGSTOP, which only Unix has.
 
-package main
+package e2e
 
 import (
 	"net/http"

@@ -6,7 +6,7 @@
 //
 //	go test -run TestBrowser -screenshots .
 
-package main
+package e2e
 
 import (
 	"net/http"

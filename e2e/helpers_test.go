@@ -2,22 +2,31 @@
 // a cookie-jar client that follows redirects one step at a time, as a browser
 // would, so each test can look at every hop.
 
-package main
+package e2e
 
 import (
+	"context"
+	"crypto/tls"
 	"html"
-	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
+	"ms-identity-go-webapp/internal/app"
 	"ms-identity-go-webapp/internal/testutil"
 )
+
+// files are the app's templates and static files, read from the source tree:
+// the same files main embeds (embed cannot reach the parent directory).
+var files = os.DirFS("..")
 
 // testEnv is one emulator and one app instance talking to it.
 type testEnv struct {
@@ -25,7 +34,7 @@ type testEnv struct {
 	emu    *emulator.Emulator
 	emuURL string
 	appURL string
-	cfg    Config
+	cfg    app.Config
 	logs   *testutil.SyncBuffer
 	client *http.Client // trusts both servers' certificate
 }
@@ -79,17 +88,15 @@ func (e *testEnv) newBrowser() *browser {
 
 func (b *browser) do(req *http.Request) *page {
 	b.t.Helper()
-	resp, err := b.client.Do(req)
+	p, err := emulatortest.Do(b.client, req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := &page{status: resp.StatusCode, url: req.URL.String(), header: resp.Header, body: string(body)}
-	if loc, err := resp.Location(); err == nil {
-		p.location = loc.String()
-	}
-	return p
+	return fromEmulatortest(p)
+}
+
+func fromEmulatortest(p *emulatortest.Page) *page {
+	return &page{status: p.Status, url: p.URL, location: p.Location, header: p.Header, body: p.Body}
 }
 
 // get requests a URL; a path is taken relative to the app.
@@ -114,26 +121,24 @@ func (b *browser) follow(p *page) *page {
 	return b.get(p.location)
 }
 
-// submitSignIn fills in the emulator's sign-in form at authorizeURL, as a
-// person would: the form posts back to the same URL with loginfmt and passwd.
+// submitSignIn walks the emulator's sign-in pages at authorizeURL as a
+// person would (emulatortest.SignIn): single sign-on, the account picker,
+// the password form, consent. action "cancel" presses Cancel on the form
+// instead. It returns the emulator's last answer, normally the redirect back
+// to the app.
 func (b *browser) submitSignIn(authorizeURL, username, password, action string) *page {
 	b.t.Helper()
-	form := b.get(authorizeURL)
-	if form.status == http.StatusFound && action == "signin" && strings.HasPrefix(form.location, b.env.appURL+"/") {
-		// The emulator's browser session still holds the account, so it
-		// answers at once (single sign-on), as Entra does: nothing to type.
-		return form
+	var p *emulatortest.Page
+	var err error
+	if action == "cancel" {
+		p, err = emulatortest.Cancel(b.t.Context(), b.client, authorizeURL)
+	} else {
+		p, err = emulatortest.SignIn(b.t.Context(), b.client, authorizeURL, username, password)
 	}
-	assertStatus(b.t, form, http.StatusOK)
-	assertContains(b.t, form, `name="loginfmt"`)
-	req, err := http.NewRequest(http.MethodPost, authorizeURL, strings.NewReader(url.Values{
-		"loginfmt": {username}, "passwd": {password}, "action": {action},
-	}.Encode()))
 	if err != nil {
-		b.t.Fatal(err)
+		b.t.Fatalf("signing in at %s: %v", authorizeURL, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
+	return fromEmulatortest(p)
 }
 
 var authURLPattern = regexp.MustCompile(`href="(https://[^"]*/oauth2/v2\.0/authorize\?[^"]*)"`)
@@ -217,36 +222,98 @@ func excerpt(body string) string {
 	return body
 }
 
-// newTLSTestServer serves h over TLS on loopback until the test ends.
-func newTLSTestServer(t *testing.T, h http.Handler) *httptest.Server {
+// newTLSTestServer serves h over TLS on loopback, with the certificate the
+// app and the emulator serve (which the app's outbound client trusts), until
+// the test ends. ln, when given, is the listener to serve on.
+func newTLSTestServer(t *testing.T, h http.Handler, ln ...net.Listener) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewTLSServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if len(ln) > 0 {
+		srv.Listener.Close()
+		srv.Listener = ln[0]
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{testutil.SharedCert().TLS}}
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
 }
 
+// appServer is one app served by serveApp.
+type appServer struct {
+	URL  string
+	cert testutil.Cert
+}
+
+// Client returns a client that trusts the app's certificate.
+func (s *appServer) Client() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.cert.Pool}}}
+}
+
+// listen reserves a loopback port for an app, so that its configuration can
+// name its own origin before it starts.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// serveApp builds the app from cfg, as main does (app.New), lets prepare
+// change it (test-only routes), and serves it on ln with app.Serve, over
+// HTTPS with the test certificate, until stop is called; stop returns once
+// the app has stopped and its session store is closed.
+func serveApp(t testing.TB, ln net.Listener, cfg app.Config, opts app.Options, prepare ...func(*app.App)) (a *app.App, stop func()) {
+	t.Helper()
+	if opts.Files == nil {
+		opts.Files = files
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatal(err)
+	}
+	for _, p := range prepare {
+		p(a)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln, testutil.SharedCert().TLS, nil) }()
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serving the app: %v", err)
+		}
+		a.Close()
+	}
+	return a, stop
+}
+
 // newUnconfiguredApp serves the app with no CLIENT_ID or CLIENT_SECRET, as
 // after a fresh clone, over TLS on loopback until the test ends.
-func newUnconfiguredApp(t *testing.T) *httptest.Server {
+func newUnconfiguredApp(t *testing.T) *appServer {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	t.Cleanup(srv.Close)
-	// The default REDIRECT_URI names port 5000; the test server's own
-	// origin keeps the one-origin redirect out of the way.
-	cfg, err := LoadConfig(func(k string) string {
+	ln := listen(t)
+	// The default REDIRECT_URI names port 5000; the app's own origin keeps
+	// the one-origin redirect out of the way.
+	origin := "https://" + ln.Addr().String()
+	cfg, err := app.LoadConfig(func(k string) string {
 		return map[string]string{
 			"SESSION_SECRET": strings.Repeat("x", 32),
-			"REDIRECT_URI":   "https://" + srv.Listener.Addr().String() + "/auth/redirect",
+			"REDIRECT_URI":   origin + "/auth/redirect",
 		}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := buildApp(t.Context(), cfg, nil, http.DefaultClient, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = app.Routes()
-	srv.StartTLS()
-	return srv
+	_, stop := serveApp(t, ln, cfg, app.Options{Outbound: http.DefaultClient})
+	t.Cleanup(stop)
+	return &appServer{URL: origin, cert: testutil.SharedCert()}
 }

@@ -5,7 +5,7 @@
 //
 //	go test -run TestLoad -count=1 -v -load.users=200 -load.graph=10 .
 
-package main
+package e2e
 
 import (
 	"context"

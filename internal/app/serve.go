@@ -1,6 +1,6 @@
 // Serving: the log format, the session store's readiness check, the start-up line, and the drain on SIGTERM.
 
-package main
+package app
 
 import (
 	"context"

@@ -2,15 +2,14 @@
 // one session store (files, or a real redis-server started by the test),
 // served with the production server's settings.
 
-package main
+package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -22,8 +21,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/app"
 	"ms-identity-go-webapp/internal/testutil"
 	"ms-identity-go-webapp/session"
 )
@@ -34,7 +35,7 @@ import (
 var redisClientLog = &testutil.SyncBuffer{}
 
 var quietRedisLog = sync.OnceFunc(func() {
-	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(redisClientLog, nil))})
+	app.SetRedisLogger(slog.New(slog.NewTextHandler(redisClientLog, nil)))
 })
 
 // redisServer is a redis-server started by the test (internal/testutil).
@@ -76,7 +77,7 @@ type clusterOptions struct {
 	instances int
 	redis     *redisServer // nil: a shared SESSION_DIR
 	// identityTimeout bounds each request to the identity provider
-	// (outboundClient's 30 s in the app); 0 = 30 s.
+	// (app.OutboundClient's 30 s); 0 = 30 s.
 	identityTimeout time.Duration
 	opts            []envOption
 	// extraRoutes adds test-only routes to each instance's router, behind
@@ -92,34 +93,32 @@ type clusterOptions struct {
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
-// served with newServer's settings (timeouts, MaxHeaderBytes).
+// built and served by internal/app as main does it (app.New, app.Serve),
+// over HTTPS with the test certificate.
 func newCluster(t *testing.T, co clusterOptions) *cluster {
 	t.Helper()
 	if co.instances == 0 {
 		co.instances = 2
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	c := &cluster{t: t, logs: logs}
-	// Stopping runs in reverse order: the app servers, their session
-	// stores, the emulator, then the context of background work. It runs
-	// when the test ends, or earlier when the test calls c.stop.
-	c.stopFuncs = append(c.stopFuncs, cancel)
+	// Stopping runs in reverse order: the emulator (which ends requests
+	// the apps still wait on), then the app servers and their session
+	// stores. It runs when the test ends, or earlier when the test calls
+	// c.stop.
 	t.Cleanup(c.stop)
 
-	servers := make([]*httptest.Server, co.instances)
-	for i := range servers {
-		servers[i] = httptest.NewUnstartedServer(nil)
-		c.stopFuncs = append(c.stopFuncs, servers[i].Close) // its listener, if the test fails before it starts
+	listeners := make([]net.Listener, co.instances)
+	for i := range listeners {
+		listeners[i] = listen(t)
+		c.stopFuncs = append(c.stopFuncs, func() { listeners[i].Close() }) // if the test fails before it serves
 	}
-	origin := "https://" + servers[0].Listener.Addr().String()
+	origin := "https://" + listeners[0].Addr().String()
 
 	emuCfg := emulator.Config{
 		RedirectURIs: []string{origin + "/auth/redirect"},
-		SigningKey:   testutil.SigningKey(),
 		Logger:       logger.With("component", "emulator"),
 	}
 	appEnv := map[string]string{
@@ -136,15 +135,11 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	for _, o := range co.opts {
 		o(&emuCfg, appEnv)
 	}
-	emu, err := emulator.New(emuCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	emuSrv := httptest.NewTLSServer(emu.Handler())
-	c.stopFuncs = append(c.stopFuncs, emuSrv.Close)
+	emuSrv := emulatortest.NewServer(t, emuCfg)
+	emu := emuSrv.Emulator
 	c.emu, c.env = emu, appEnv
 	if _, ok := appEnv["AUTHORITY"]; !ok {
-		appEnv["AUTHORITY"] = emu.Authority(emuSrv.URL)
+		appEnv["AUTHORITY"] = emuSrv.Authority()
 	}
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
@@ -152,29 +147,26 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
-	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	cfg, err := app.LoadConfig(func(k string) string { return appEnv[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The app's outbound client as outboundClient makes it, trusting the
-	// test certificate.
-	transport := emuSrv.Client().Transport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64
-	outbound := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	// The app's outbound client as main makes it, trusting the test
+	// certificate as the demo trusts the local one.
+	outbound := app.OutboundClient(emuSrv.Cert.Pool)
 	if co.identityTimeout > 0 {
 		outbound.Timeout = co.identityTimeout
 	}
-
-	c.stopFuncs = append(c.stopFuncs, transport.CloseIdleConnections)
+	c.stopFuncs = append(c.stopFuncs, outbound.CloseIdleConnections)
 
 	// The test client: it trusts the test certificate and, with several
 	// instances, reaches each as the load balancer in front of them would.
 	client := emuSrv.Client()
 	c.direct = client
-	if len(servers) > 1 {
-		lb := &balancer{next: client.Transport, public: servers[0].Listener.Addr().String(), instances: map[string]bool{}}
-		for _, srv := range servers {
-			lb.instances[srv.Listener.Addr().String()] = true
+	if len(listeners) > 1 {
+		lb := &balancer{next: client.Transport, public: listeners[0].Addr().String(), instances: map[string]bool{}}
+		for _, ln := range listeners {
+			lb.instances[ln.Addr().String()] = true
 		}
 		client = &http.Client{Transport: lb}
 		c.balancer = lb
@@ -200,11 +192,11 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 			t.Errorf("the log holds %d secret values (codes, tokens, passwords or secrets) of the %d issued or known", n, len(secrets))
 		}
 	})
-	for i, srv := range servers {
+	for i, ln := range listeners {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = LoadConfig(func(k string) string {
+			cfg, err = app.LoadConfig(func(k string) string {
 				if v, ok := override[k]; ok {
 					return v
 				}
@@ -214,27 +206,17 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 				t.Fatal(err)
 			}
 		}
-		app, err := buildApp(ctx, cfg, logger.With("instance", i), outbound, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.stopFuncs = append(c.stopFuncs, func() { app.Sessions.Close() })
-		// The production server's settings; httptest supplies the
-		// certificate, so the TLS config is left to it.
-		routes := app.Routes()
-		if co.extraRoutes != nil {
-			co.extraRoutes(routes.(chi.Router))
-		}
-		srv.Config = newServer(routes, tls.Certificate{}, logger)
-		srv.TLS = srv.Config.TLSConfig.Clone()
-		srv.TLS.Certificates = nil
-		srv.Config.TLSConfig = nil
-		srv.StartTLS()
-		c.stopFuncs = append(c.stopFuncs, srv.Close)
+		_, stop := serveApp(t, ln, cfg, app.Options{Logger: logger.With("instance", i), Outbound: outbound}, func(a *app.App) {
+			if co.extraRoutes != nil {
+				co.extraRoutes(a.Handler().(chi.Router))
+			}
+		})
+		c.stopFuncs = append(c.stopFuncs, stop)
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: client,
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: "https://" + ln.Addr().String(), cfg: cfg, logs: logs, client: client,
 		})
 	}
+	c.stopFuncs = append(c.stopFuncs, emuSrv.Close)
 	return c
 }
 
@@ -314,7 +296,7 @@ func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.U
 // credentialSecrets are the app's certificate password and private key (in
 // the forms a log could show it) and the federated token its file holds
 // now; earlier tokens are among the emulator's issued values.
-func credentialSecrets(t *testing.T, cfg Config) []string {
+func credentialSecrets(t *testing.T, cfg app.Config) []string {
 	secrets := []string{cfg.ClientCertificatePassword}
 	if cfg.ClientCertificatePath != "" {
 		data, err := os.ReadFile(cfg.ClientCertificatePath)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/ecdsa"
@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,7 +32,10 @@ func startApp(t *testing.T, set map[string]string) (logs string, err error) {
 		return "", err
 	}
 	var buf testutil.SyncBuffer
-	_, err = buildApp(t.Context(), cfg, slog.New(slog.NewTextHandler(&buf, nil)), http.DefaultClient, false)
+	a, err := New(t.Context(), cfg, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil)), Files: os.DirFS("../.."), Outbound: http.DefaultClient})
+	if err == nil {
+		a.Close()
+	}
 	return buf.String(), err
 }
 

@@ -2,7 +2,7 @@
 // tabs at once, a replayed sign-in response, and a session secret rotated
 // without signing anyone out.
 
-package main
+package e2e
 
 import (
 	"context"

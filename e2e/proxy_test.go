@@ -1,24 +1,25 @@
 // Tests of the app behind a proxy, in process: the one-origin redirect,
 // forged forwarding headers, /healthz and /readyz.
 
-package main
+package e2e
 
 import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/internal/app"
 )
 
 // fromAddr returns a copy of the browser whose connections leave from the
@@ -271,23 +272,16 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	cfg := env.cfg
 	cfg.TLS = false
 	cfg.TrustedProxies = nil
-	app, err := buildApp(t.Context(), cfg, nil, env.client, false)
+	cfg.DrainPeriod = time.Hour // the second signal ends it
+	a, err := app.New(t.Context(), cfg, app.Options{Files: files, Outbound: env.client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer app.Sessions.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newServer(app.Routes(), tls.Certificate{}, nil)
-	srv.TLSConfig = nil
+	defer a.Close()
+	ln := listen(t)
 	term := make(chan os.Signal, 1)
-	drained := make(chan struct{})
 	served := make(chan error, 1)
-	go func() {
-		served <- serve(context.Background(), srv, ln, term, time.Hour, func() { app.StartDrain(); close(drained) }, slog.New(slog.DiscardHandler))
-	}()
+	go func() { served <- a.Serve(context.Background(), ln, tls.Certificate{}, term) }()
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(path string) (int, string) {
@@ -303,12 +297,21 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if status, _ := get("/healthz"); status != http.StatusOK {
 		t.Fatalf("/healthz before the drain: %d", status)
 	}
+	if status, _ := get("/readyz"); status != http.StatusOK {
+		t.Fatalf("/readyz before the drain: %d", status)
+	}
 
 	term <- syscall.SIGTERM
-	select {
-	case <-drained:
-	case <-time.After(10 * time.Second):
-		t.Fatal("SIGTERM did not start the drain")
+	// The drain starts when the signal is taken: /readyz says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if status, _ := get("/readyz"); status == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SIGTERM did not start the drain")
+		}
+		runtime.Gosched()
 	}
 	if status, body := get("/readyz"); status != http.StatusServiceUnavailable || body != "not ready: shutting down\n" {
 		t.Errorf("/readyz while draining: %d %q", status, body)

@@ -1,7 +1,7 @@
 // End-to-end tests: a person's walk through the app, and what an attacker
 // or a broken identity provider can do to it.
 
-package main
+package e2e
 
 import (
 	"fmt"
@@ -518,23 +518,6 @@ func TestTokenEndpointDownDuringSignIn(t *testing.T) {
 	// The next sign-in works.
 	b.signIn("alice@demo.test", "alice-password")
 	assertContains(t, b.get("/token_details"), "alice@demo.test")
-}
-
-// An identity provider that is down at start-up: the app starts, sign-in
-// shows a clear error until the provider is back.
-func TestIdentityProviderDownAtStartUp(t *testing.T) {
-	env := newTestEnv(t)
-	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointOpenIDConfiguration, Status: http.StatusServiceUnavailable, Times: 2}); err != nil {
-		t.Fatal(err)
-	}
-	b := env.newBrowser()
-	for _, path := range []string{"/login", "/graph"} {
-		p := b.get(path)
-		assertStatus(t, p, http.StatusServiceUnavailable)
-		assertContains(t, p, "Cannot reach the identity provider")
-	}
-	b.signIn("alice@demo.test", "alice-password")
-	assertContains(t, b.get("/graph"), "Alice Smith")
 }
 
 // Every response carries the security headers; a 404 is a page in the layout.

@@ -3,7 +3,7 @@
 // Graph's answer, and the security headers and cookie attributes of every
 // route.
 
-package main
+package e2e
 
 import (
 	"fmt"

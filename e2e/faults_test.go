@@ -2,12 +2,10 @@
 // endpoint, an identity provider that cannot be reached at all at start-up,
 // and session files that were deleted or corrupted.
 
-package main
+package e2e
 
 import (
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,16 +73,13 @@ func TestTokenEndpointDownDuringRefresh(t *testing.T) {
 	assertContains(t, b.get("/graph"), "Alice Smith")
 }
 
-// No identity provider listening at all when the app starts (connection
-// refused, not an error answer): the app starts, every sign-in shows a clear
-// page, and once the provider listens, sign-in works without a restart.
+// An identity provider that cannot be reached when the app starts: first
+// nothing listens at all (connection refused), then it listens but its
+// metadata endpoint answers 503. The app starts anyway, every sign-in shows
+// a clear page without the error's internals, and once the provider answers,
+// sign-in works without a restart.
 func TestIdentityProviderUnreachableAtStartUp(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, listen := reservePort(t)
 	idp := "https://" + addr
 	c := newCluster(t, clusterOptions{instances: 1, opts: []envOption{
 		withAppEnv("AUTHORITY", idp+"/"+emulator.DefaultTenant),
@@ -93,25 +88,38 @@ func TestIdentityProviderUnreachableAtStartUp(t *testing.T) {
 	env := c.instances[0]
 	b := env.newBrowser()
 	assertContains(t, b.get("/"), "You're not signed in.")
-	for _, path := range []string{"/login", "/graph", "/admin"} {
-		p := b.get(path)
-		assertStatus(t, p, http.StatusServiceUnavailable)
-		assertContains(t, p, "Cannot reach the identity provider")
+	unreachable := func(why string) {
+		t.Helper()
+		for _, path := range []string{"/login", "/graph", "/admin"} {
+			p := b.get(path)
+			assertStatus(t, p, http.StatusServiceUnavailable)
+			assertContains(t, p, "Cannot reach the identity provider")
+			for _, internal := range []string{addr, "connection refused", "dial tcp"} {
+				if strings.Contains(p.body, internal) {
+					t.Errorf("%s: %s shows %q", why, path, internal)
+				}
+			}
+		}
+	}
+	unreachable("nothing listening")
+	if !strings.Contains(env.logs.String(), "connection refused") {
+		t.Errorf("the log does not say why the identity provider could not be reached:\n%s", env.logs)
 	}
 	// Signing out works locally even without the provider.
 	out := b.get("/logout")
 	assertStatus(t, out, http.StatusFound)
 
-	// The provider comes up on the address the app was configured with.
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
+	// The provider listens on the address the app was configured with, but
+	// answers its metadata with an error, twice.
+	if err := c.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointOpenIDConfiguration, Status: http.StatusServiceUnavailable, Times: 2}); err != nil {
+		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(c.emu.Handler())
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	newTLSTestServer(t, c.emu.Handler(), listen())
+	for range 2 {
+		p := b.get("/login")
+		assertStatus(t, p, http.StatusServiceUnavailable)
+		assertContains(t, p, "Cannot reach the identity provider")
+	}
 
 	b.signIn("alice@demo.test", "alice-password")
 	assertContains(t, b.get("/graph"), "Alice Smith")

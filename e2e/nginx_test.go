@@ -2,7 +2,7 @@
 // terminates TLS and proxies to two instances of the built app, run as child
 // processes on plain HTTP with their sessions in one Redis, as deployed.
 
-package main
+package e2e
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func freeLoopbackPort(t *testing.T) int {
 func buildAppBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "app")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -90,8 +90,8 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 	nginxBin := findNginx(t)
 	rs := startRedis(t)
 	bin := buildAppBinary(t)
-	certFile, _ := filepath.Abs("ssl/localhost.crt")
-	keyFile, _ := filepath.Abs("ssl/localhost.key")
+	certFile, _ := filepath.Abs("../ssl/localhost.crt")
+	keyFile, _ := filepath.Abs("../ssl/localhost.key")
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatalf("the test certificate (ssl/generate-local-cert.sh makes it): %v", err)
@@ -196,7 +196,7 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 // replaced, until the test ends.
 func startNginx(t *testing.T, bin string, port int, upstreams []int, certFile, keyFile string) {
 	t.Helper()
-	example, err := os.ReadFile("deploy/nginx.conf")
+	example, err := os.ReadFile("../deploy/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

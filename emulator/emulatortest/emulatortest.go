@@ -1,0 +1,229 @@
+// Package emulatortest starts an Entra ID emulator for a test and walks its
+// sign-in pages as a person would, in the spirit of net/http/httptest.
+//
+// NewServer serves an emulator on a free loopback port over HTTPS with a
+// throw-away certificate; SignIn and Cancel fill in its pages with any
+// client, so the end-to-end tests, the identity tests and the benchmark
+// (whose emulator is a child process) sign in the same way.
+package emulatortest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/internal/httpsserver"
+	"ms-identity-go-webapp/internal/testutil"
+)
+
+// Server is an emulator served over HTTPS on loopback.
+type Server struct {
+	*emulator.Emulator
+	// URL is the emulator's base URL, https://127.0.0.1:port, without a
+	// trailing slash.
+	URL string
+	// Cert is the throw-away certificate it serves, for localhost and
+	// 127.0.0.1: one for the whole test binary, as httptest has, so that a
+	// test may serve its app with it too and one client trusts both.
+	// Cert.Pool trusts it.
+	Cert testutil.Cert
+
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewServer starts an emulator with cfg and stops it when the test ends. A
+// nil cfg.SigningKey is the test binary's shared key (generating one is the
+// slowest part of starting an emulator).
+func NewServer(t testing.TB, cfg emulator.Config) *Server {
+	t.Helper()
+	cert := testutil.SharedCert()
+	if cfg.SigningKey == nil {
+		cfg.SigningKey = testutil.SigningKey()
+	}
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{Emulator: emu, URL: "https://" + ln.Addr().String(), Cert: cert, ln: ln, cancel: cancel, done: make(chan struct{})}
+	// The app's server settings, with a write timeout long enough for
+	// the delays a test injects.
+	srv := httpsserver.New(emu.Handler(), cert.TLS, 2*time.Minute, nil)
+	go func() {
+		defer close(s.done)
+		httpsserver.Serve(ctx, srv, ln, time.Second)
+		// Requests still held (an injected delay) end now, so that the
+		// apps waiting on them can stop too.
+		srv.Close()
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Authority is the emulator's authority URL for the default tenant.
+func (s *Server) Authority() string { return s.Emulator.Authority(s.URL) }
+
+// Client returns a new client that trusts the server's certificate, with a
+// connection pool of its own. It speaks HTTP/1.1, as httptest's client does,
+// so that a test sees the server's own answer to an oversized header (431)
+// rather than HTTP/2's connection error.
+func (s *Server) Client() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: s.Cert.Pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 64,
+	}}
+}
+
+// Close stops the server and waits until it has stopped. It is safe to
+// call more than once; a test may call it early to make the identity
+// provider unreachable.
+func (s *Server) Close() {
+	s.cancel()
+	<-s.done
+}
+
+// Page is one answer of the emulator, as a browser receives it.
+type Page struct {
+	Status   int
+	URL      string // what was requested
+	Location string // where a redirect points, absolute; "" otherwise
+	Header   http.Header
+	Body     string
+}
+
+// SignIn walks the emulator's pages at authorizeURL as a person would, with
+// c as the browser (its cookie jar is the browser's cookies; its own
+// redirect policy is not used: every hop is one request). Single sign-on
+// answers at once; otherwise it chooses the account in the account picker,
+// fills in and submits the password form, and accepts the consent page. It
+// returns the first answer that leaves the emulator, normally the redirect
+// back to the app with a code or an error, or the first page it cannot get
+// past (the sign-in form again after a wrong password, an error page, a
+// second factor), for the caller to judge. err is for a request that could
+// not be made at all.
+func SignIn(ctx context.Context, c *http.Client, authorizeURL, username, password string) (*Page, error) {
+	return walk(ctx, c, authorizeURL, username, password, "signin")
+}
+
+// Cancel opens the sign-in form at authorizeURL and presses its Cancel
+// button: the emulator sends the browser back to the app with an error.
+func Cancel(ctx context.Context, c *http.Client, authorizeURL string) (*Page, error) {
+	return walk(ctx, c, authorizeURL, "", "", "cancel")
+}
+
+// The pages of the walk, told apart by their forms' fields.
+var (
+	formAction  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+	hiddenFlow  = regexp.MustCompile(`<input type="hidden" name="flow" value="([^"]*)"`)
+	pickAccount = regexp.MustCompile(`name="account" value="([^"]*)"`)
+)
+
+func walk(ctx context.Context, c *http.Client, authorizeURL, username, password, action string) (*Page, error) {
+	browser := *c
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p, err := Get(ctx, &browser, authorizeURL)
+	if err != nil {
+		return nil, err
+	}
+	start, _ := url.Parse(authorizeURL)
+	done := map[string]bool{} // each page is filled in at most once: a second time is an answer
+	for range 6 {
+		if p.Status != http.StatusOK || !strings.HasPrefix(p.URL, start.Scheme+"://"+start.Host+"/") {
+			return p, nil
+		}
+		m := formAction.FindStringSubmatch(p.Body)
+		if m == nil {
+			return p, nil
+		}
+		target, err := url.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			return nil, fmt.Errorf("the form on %s posts to %q: %w", p.URL, m[1], err)
+		}
+		target = start.ResolveReference(target)
+		if target.Host != start.Host {
+			return p, nil // response_mode=form_post: the page posts the answer to the app
+		}
+		var kind string
+		form := url.Values{}
+		switch {
+		case strings.Contains(p.Body, `name="loginfmt"`):
+			kind = "password"
+			form.Set("loginfmt", username)
+			form.Set("passwd", password)
+			form.Set("action", action)
+		case pickAccount.MatchString(p.Body) && action == "signin":
+			kind = "picker"
+			form.Set("account", username) // one not listed gets the password form
+		case hiddenFlow.MatchString(p.Body) && strings.Contains(p.Body, `value="accept"`) && action == "signin":
+			kind = "consent"
+			form.Set("flow", html.UnescapeString(hiddenFlow.FindStringSubmatch(p.Body)[1]))
+			form.Set("action", "accept")
+		default:
+			return p, nil
+		}
+		if done[kind] {
+			return p, nil
+		}
+		done[kind] = true
+		if p, err = PostForm(ctx, &browser, target.String(), form); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Get requests target with c and reads the whole answer.
+func Get(ctx context.Context, c *http.Client, target string) (*Page, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	return Do(c, req)
+}
+
+// PostForm posts form to target with c and reads the whole answer.
+func PostForm(ctx context.Context, c *http.Client, target string, form url.Values) (*Page, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return Do(c, req)
+}
+
+// Do sends req with c and reads the whole answer.
+func Do(c *http.Client, req *http.Request) (*Page, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+	}
+	p := &Page{Status: resp.StatusCode, URL: req.URL.String(), Header: resp.Header, Body: string(body)}
+	if loc, err := resp.Location(); err == nil {
+		p.Location = loc.String()
+	} else if !errors.Is(err, http.ErrNoLocation) {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return p, nil
+}
