@@ -289,7 +289,7 @@ func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.U
 	if err != nil {
 		return nil, false, err
 	}
-	s, err = identity.UnmarshalUserSession(values[handlers.UserSessionKey])
+	s, err = handlers.StoredUser(values)
 	return s, true, err
 }
 

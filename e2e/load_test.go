@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 	"ms-identity-go-webapp/identity"
 )
 
@@ -228,6 +229,23 @@ func (vu *virtualUser) do(step, method, target string, form url.Values, check fu
 	return resp, err == nil
 }
 
+// signIn walks the emulator's sign-in form at authorizeURL and records it as
+// one step; it returns where the emulator sends the browser back.
+func (vu *virtualUser) signIn(authorizeURL string) (string, bool) {
+	start := time.Now()
+	p, err := emulatortest.SignIn(vu.ctx, vu.client, authorizeURL, vu.user.Username, vu.user.Password)
+	if err == nil && p.Status != http.StatusFound {
+		err = fmt.Errorf("status %d, want %d", p.Status, http.StatusFound)
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: %s: %w", vu.user.Username, stepSignIn, err)
+		vu.samples <- sample{step: stepSignIn, took: time.Since(start), err: err}
+		return "", false
+	}
+	vu.samples <- sample{step: stepSignIn, took: time.Since(start)}
+	return p.Location, true
+}
+
 func status(want int) func(*http.Response, string) error {
 	return func(resp *http.Response, _ string) error {
 		if resp.StatusCode != want {
@@ -243,14 +261,13 @@ func (vu *virtualUser) run() {
 	if !ok {
 		return
 	}
-	resp, ok = vu.do(stepSignIn, http.MethodPost, resp.Header.Get("Location"),
-		url.Values{"loginfmt": {u.Username}, "passwd": {u.Password}, "action": {"signin"}}, status(http.StatusFound))
+	back, ok := vu.signIn(resp.Header.Get("Location"))
 	if !ok {
 		return
 	}
 	// The identity provider sends the browser to the one registered
 	// redirect URI; the load balancer picks the next instance.
-	callback := vu.c.onInstance((vu.n+1)%len(vu.c.instances), resp.Header.Get("Location"))
+	callback := vu.c.onInstance((vu.n+1)%len(vu.c.instances), back)
 	if _, ok := vu.do(stepCallback, http.MethodGet, callback, nil, status(http.StatusSeeOther)); !ok {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 )
 
 // The walk of the issue: signed-out index, a protected page that starts the
@@ -426,49 +427,24 @@ func TestConcurrentUsers(t *testing.T) {
 // the first thing that goes wrong (t.Fatal cannot be called off the test's
 // goroutine).
 func concurrentUser(env *testEnv, u emulator.User) error {
+	ctx := env.t.Context()
 	b := env.newBrowser()
-	get := func(path string) (*http.Response, string, error) {
-		resp, err := b.client.Get(env.appURL + path)
-		if err != nil {
-			return nil, "", err
-		}
-		defer resp.Body.Close()
-		var sb strings.Builder
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return resp, sb.String(), nil
+	p, err := emulatortest.Get(ctx, b.client, env.appURL+"/graph")
+	if err != nil || p.Status != http.StatusFound {
+		return fmt.Errorf("%s: /graph before sign-in: %v %v", u.Username, err, p)
 	}
-	resp, _, err := get("/graph")
-	if err != nil || resp.StatusCode != http.StatusFound {
-		return fmt.Errorf("%s: /graph before sign-in: %v %v", u.Username, err, resp)
+	if p, err = emulatortest.SignIn(ctx, b.client, p.Location, u.Username, u.Password); err != nil || p.Status != http.StatusFound {
+		return fmt.Errorf("%s: sign-in form: %v %v", u.Username, err, p)
 	}
-	authorize := resp.Header.Get("Location")
-	form := url.Values{"loginfmt": {u.Username}, "passwd": {u.Password}, "action": {"signin"}}
-	post, err := b.client.PostForm(authorize, form)
-	if err != nil {
-		return fmt.Errorf("%s: sign-in form: %v", u.Username, err)
-	}
-	post.Body.Close()
-	callback, err := url.Parse(post.Header.Get("Location"))
-	if err != nil || post.StatusCode != http.StatusFound {
-		return fmt.Errorf("%s: emulator answered %d", u.Username, post.StatusCode)
-	}
-	resp, _, err = get(callback.RequestURI())
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		return fmt.Errorf("%s: callback: %v %v", u.Username, err, resp)
+	if p, err = emulatortest.Get(ctx, b.client, p.Location); err != nil || p.Status != http.StatusSeeOther {
+		return fmt.Errorf("%s: callback: %v %v", u.Username, err, p)
 	}
 	for range 3 {
-		resp, body, err := get("/graph")
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: /graph: %v %v", u.Username, err, resp)
+		p, err := emulatortest.Get(ctx, b.client, env.appURL+"/graph")
+		if err != nil || p.Status != http.StatusOK {
+			return fmt.Errorf("%s: /graph: %v %v", u.Username, err, p)
 		}
-		if !strings.Contains(body, "Hello "+u.Name+"!") || !strings.Contains(body, u.Username) {
+		if !strings.Contains(p.Body, "Hello "+u.Name+"!") || !strings.Contains(p.Body, u.Username) {
 			return fmt.Errorf("%s: /graph shows another user", u.Username)
 		}
 	}

@@ -132,6 +132,13 @@ const UserSessionKey = "identity"
 
 type userKey struct{}
 
+// StoredUser decodes the user from the values of a stored session, as
+// loadUser does for each request: for the tools and tests that read the
+// session store from outside the app.
+func StoredUser(values session.Values) (*identity.UserSession, error) {
+	return identity.UnmarshalUserSession(values[UserSessionKey])
+}
+
 // userFrom returns the request's user, as loadUser decoded it; a request
 // outside loadUser has a signed-out one.
 func userFrom(ctx context.Context) *identity.UserSession {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/testutil"
 	"ms-identity-go-webapp/session"
@@ -29,14 +30,9 @@ const testRedirectURI = "https://app.test/auth/redirect"
 func newSignInApp(tb testing.TB, now func() time.Time) (app *Application, sessionDir string) {
 	tb.Helper()
 	sessionDir = tb.TempDir()
-	emu, err := emulator.New(emulator.Config{RedirectURIs: []string{testRedirectURI}, SigningKey: testutil.SigningKey()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	idp := httptest.NewTLSServer(emu.Handler())
-	tb.Cleanup(idp.Close)
+	idp := emulatortest.NewServer(tb, emulator.Config{RedirectURIs: []string{testRedirectURI}})
 	id, err := identity.New(identity.Config{
-		Authority:   emu.Authority(idp.URL),
+		Authority:   idp.Authority(),
 		ClientID:    emulator.DemoClientID,
 		Credential:  testutil.SecretCredential(emulator.DemoClientSecret),
 		RedirectURI: testRedirectURI,

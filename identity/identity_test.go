@@ -3,9 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/testutil"
 )
@@ -26,20 +25,15 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emulator, *httptest.Server, *clock) {
+func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emulator, *emulatortest.Server, *clock) {
 	t.Helper()
 	clk := &clock{}
 	cfg.RedirectURIs = []string{redirectURI}
 	cfg.Now = clk.now
-	cfg.SigningKey = testutil.SigningKey()
-	emu, err := emulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(emu.Handler())
-	t.Cleanup(srv.Close)
+	srv := emulatortest.NewServer(t, cfg)
+	emu := srv.Emulator
 	id, err := identity.New(identity.Config{
-		Authority:   emu.Authority(srv.URL),
+		Authority:   srv.Authority(),
 		ClientID:    emulator.DemoClientID,
 		Credential:  testutil.SecretCredential(emulator.DemoClientSecret),
 		RedirectURI: redirectURI,
@@ -54,30 +48,28 @@ func setup(t *testing.T, cfg emulator.Config) (*identity.Client, *emulator.Emula
 }
 
 // signIn runs the whole flow with the emulator's form and returns the session.
-func signIn(t *testing.T, id *identity.Client, srv *httptest.Server, username, password string) *identity.UserSession {
+func signIn(t *testing.T, id *identity.Client, srv *emulatortest.Server, username, password string) *identity.UserSession {
 	t.Helper()
 	return signInAgain(t, id, srv, &identity.UserSession{}, username, password)
 }
 
 // signInAgain runs the flow in an existing session.
-func signInAgain(t *testing.T, id *identity.Client, srv *httptest.Server, s *identity.UserSession, username, password string) *identity.UserSession {
+func signInAgain(t *testing.T, id *identity.Client, srv *emulatortest.Server, s *identity.UserSession, username, password string) *identity.UserSession {
 	t.Helper()
 	ctx := context.Background()
 	authURL, flow, err := id.StartSignIn(ctx, identity.SignIn{Next: "/graph"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := *srv.Client()
+	c := srv.Client()
 	c.Jar, _ = cookiejar.New(nil)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.PostForm(authURL, url.Values{"loginfmt": {username}, "passwd": {password}})
+	back, err := emulatortest.SignIn(ctx, c, authURL, username, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
-		t.Fatalf("emulator answered %d, Location %v", resp.StatusCode, loc)
+	loc, err := url.Parse(back.Location)
+	if err != nil || !strings.HasPrefix(back.Location, redirectURI) {
+		t.Fatalf("emulator answered %d, Location %q", back.Status, back.Location)
 	}
 	next, err := id.CompleteSignIn(ctx, s, &flow, loc.Query())
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 )
 
 // target is the app and the emulator under test, reached through one
@@ -94,15 +95,14 @@ func (t *target) signIn(ctx context.Context, u emulator.User) (*http.Client, err
 	if !strings.HasPrefix(page.location, t.emuURL+"/") {
 		return nil, fmt.Errorf("protected page: redirected to %q, not to the identity provider", page.location)
 	}
-	form := url.Values{"loginfmt": {u.Username}, "passwd": {u.Password}, "action": {"signin"}}
-	idp, err := postForm(ctx, b, page.location, form, http.StatusFound)
+	idp, err := emulatortest.SignIn(ctx, b, page.location, u.Username, u.Password)
 	if err != nil {
 		return nil, fmt.Errorf("sign-in form: %w", err)
 	}
-	if !strings.HasPrefix(idp.location, t.redirectURI+"?") {
-		return nil, fmt.Errorf("sign-in form: redirected to %q, not to the app's redirect URI", idp.location)
+	if idp.Status != http.StatusFound || !strings.HasPrefix(idp.Location, t.redirectURI+"?") {
+		return nil, fmt.Errorf("sign-in form: answered %d, redirecting to %q, not to the app's redirect URI", idp.Status, idp.Location)
 	}
-	back, err := get(ctx, b, idp.location, http.StatusSeeOther)
+	back, err := get(ctx, b, idp.Location, http.StatusSeeOther)
 	if err != nil {
 		return nil, fmt.Errorf("redirect URI: %w", err)
 	}
@@ -140,14 +140,13 @@ func (t *target) directToken(ctx context.Context, u emulator.User) (string, erro
 		"state":         {"bench"},
 	}
 	authorize := t.emuURL + "/" + emulator.DefaultTenant + "/oauth2/v2.0/authorize?" + q.Encode()
-	form := url.Values{"loginfmt": {u.Username}, "passwd": {u.Password}, "action": {"signin"}}
-	idp, err := postForm(ctx, t.client, authorize, form, http.StatusFound)
+	idp, err := emulatortest.SignIn(ctx, t.client, authorize, u.Username, u.Password)
 	if err != nil {
 		return "", fmt.Errorf("authorize: %w", err)
 	}
-	back, err := url.Parse(idp.location)
+	back, err := url.Parse(idp.Location)
 	if err != nil || back.Query().Get("code") == "" {
-		return "", fmt.Errorf("authorize: no code in the redirect to %q", idp.location)
+		return "", fmt.Errorf("authorize: answered %d, no code in the redirect to %q", idp.Status, idp.Location)
 	}
 	tok, err := postForm(ctx, t.client, t.emuURL+"/"+emulator.DefaultTenant+"/oauth2/v2.0/token", url.Values{
 		"grant_type":    {"authorization_code"},

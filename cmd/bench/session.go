@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"ms-identity-go-webapp/handlers"
-	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/session"
 )
 
@@ -100,7 +99,7 @@ func decodeSession(path, secret, dump string) (SessionContent, error) {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)
 	}
 	raw := values[handlers.UserSessionKey]
-	user, err := identity.UnmarshalUserSession(raw)
+	user, err := handlers.StoredUser(values)
 	if err != nil {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)
 	}
