@@ -90,6 +90,9 @@ type clusterOptions struct {
 	// instanceEnv overrides settings of single instances, by index (a
 	// rotated SESSION_SECRET on some of them).
 	instanceEnv map[int]map[string]string
+	// emulatorMiddleware wraps the emulator's handler: an identity
+	// provider that misbehaves beyond the emulator's own faults.
+	emulatorMiddleware func(http.Handler) http.Handler
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -135,7 +138,11 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	for _, o := range co.opts {
 		o(&emuCfg, appEnv)
 	}
-	emuSrv := emulatortest.NewServer(t, emuCfg)
+	var middleware []func(http.Handler) http.Handler
+	if co.emulatorMiddleware != nil {
+		middleware = append(middleware, co.emulatorMiddleware)
+	}
+	emuSrv := emulatortest.NewServer(t, emuCfg, middleware...)
 	emu := emuSrv.Emulator
 	c.emu, c.env = emu, appEnv
 	if _, ok := appEnv["AUTHORITY"]; !ok {

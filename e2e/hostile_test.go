@@ -6,11 +6,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +362,91 @@ func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
+}
+
+// anotherUsersIDToken is an identity provider that, once armed, answers
+// every refresh with the ID token it issued at the first sign-in (another
+// user's), as a confused or compromised provider, or a cache mix-up in
+// front of it, would. The token is genuine: signed, for this app, unexpired.
+type anotherUsersIDToken struct {
+	mu    sync.Mutex
+	first string // the first authorization-code grant's ID token
+	armed bool
+	swaps int
+}
+
+func (a *anotherUsersIDToken) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.ParseForm()
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var answer map[string]any
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK && json.Unmarshal(body, &answer) == nil {
+			a.mu.Lock()
+			switch grant := r.PostForm.Get("grant_type"); {
+			case grant == "authorization_code" && a.first == "":
+				a.first, _ = answer["id_token"].(string)
+			case grant == "refresh_token" && a.armed && answer["id_token"] != nil:
+				answer["id_token"] = a.first
+				body, _ = json.Marshal(answer)
+				a.swaps++
+			}
+			a.mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+// A refreshed ID token that names another user (OpenID Connect Core 12.2
+// requires the same sub) signs the user out; it never puts the other
+// user's name and claims into this user's session.
+func TestRefreshedIDTokenForAnotherUserSignsOut(t *testing.T) {
+	idp := &anotherUsersIDToken{}
+	c := newCluster(t, clusterOptions{instances: 1, emulatorMiddleware: idp.middleware, opts: []envOption{
+		// Access tokens inside MSAL's five-minute margin: every /graph
+		// page refreshes, and the refresh brings a new ID token.
+		withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }),
+	}})
+	env := c.instances[0]
+	admin := env.newBrowser()
+	admin.signIn("admin@demo.test", "admin-password") // the ID token the provider will hand out
+	alice := env.newBrowser()
+	alice.signIn("alice@demo.test", "alice-password")
+	assertContains(t, alice.get("/graph"), "Hello Alice Smith!")
+
+	idp.mu.Lock()
+	idp.armed = true
+	idp.mu.Unlock()
+	p := alice.get("/graph")
+	idp.mu.Lock()
+	swaps := idp.swaps
+	idp.mu.Unlock()
+	if swaps == 0 {
+		t.Fatal("no refresh reached the identity provider: the test proves nothing")
+	}
+	for _, other := range []string{"Ada Admin", "admin@demo.test"} {
+		assertNotContains(t, p, other)
+	}
+	// Signed out: the protected page sends her to sign in, and her
+	// session shows nobody.
+	if p.status != http.StatusFound || !strings.HasPrefix(p.location, env.emuURL+"/") {
+		t.Errorf("/graph after the refresh named another user: %d, Location %q; want the sign-in", p.status, p.location)
+	}
+	details := alice.get("/token_details")
+	assertStatus(t, details, http.StatusFound)
+	home := alice.get("/")
+	assertContains(t, home, "You're not signed in.")
+	assertNotContains(t, home, "Ada Admin")
+	// The admin's own session is untouched.
+	assertContains(t, admin.get("/token_details"), "admin@demo.test")
 }

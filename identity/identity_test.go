@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
@@ -250,5 +251,86 @@ func TestIgnoresMSALForceRegion(t *testing.T) {
 	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
 	if _, err := id.AcquireToken(context.Background(), s, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// walkTo starts a sign-in, lets change edit the authorize URL (nil: none),
+// and walks the emulator's form: the flow and the query the browser brings
+// back to the redirect URI.
+func walkTo(t *testing.T, id *identity.Client, srv *emulatortest.Server, change func(q url.Values)) (*identity.Flow, url.Values) {
+	t.Helper()
+	ctx := context.Background()
+	authURL, flow, err := id.StartSignIn(ctx, identity.SignIn{Next: "/graph"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		u, _ := url.Parse(authURL)
+		q := u.Query()
+		change(q)
+		u.RawQuery = q.Encode()
+		authURL = u.String()
+	}
+	c := srv.Client()
+	back, err := emulatortest.SignIn(ctx, c, authURL, "alice@demo.test", "alice-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := url.Parse(back.Location)
+	if err != nil || back.Status != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Fatalf("emulator answered %d, Location %q", back.Status, back.Location)
+	}
+	return &flow, loc.Query()
+}
+
+// A sign-in response that comes back after the flow's 15 minutes is
+// refused by the app itself, with a code the identity provider would still
+// redeem (its codes live an hour here): the code is never sent.
+func TestSignInResponseAfterTheFlowLifetimeIsRefused(t *testing.T) {
+	id, emu, srv, clk := setup(t, emulator.Config{CodeTTL: time.Hour})
+	flow, query := walkTo(t, id, srv, nil)
+	clk.advance(identity.FlowTTL + time.Minute)
+
+	s := &identity.UserSession{}
+	_, err := id.CompleteSignIn(context.Background(), s, flow, query)
+	var authErr *identity.AuthError
+	if !errors.As(err, &authErr) || authErr.Code != "flow_expired" {
+		t.Fatalf("CompleteSignIn 16 minutes later: %v, want flow_expired", err)
+	}
+	if s.SignedIn() || len(s.TokenCache) != 0 {
+		t.Error("the late response signed the user in")
+	}
+	if n := emu.Stats()[emulator.StatTokenAuthorizationCode]; n != 0 {
+		t.Errorf("the late code was sent to the token endpoint %d times", n)
+	}
+}
+
+// An ID token rejected after the code was redeemed (here, a nonce the app
+// never made) leaves nothing in the session: not the claims, and not the
+// tokens MSAL cached while redeeming, the refresh token among them.
+func TestRejectedIDTokenLeavesNoTokens(t *testing.T) {
+	id, emu, srv, _ := setup(t, emulator.Config{})
+	// Someone was signed in before in this browser: the failed sign-in
+	// signs them out too, rather than mixing two users' tokens.
+	s := signIn(t, id, srv, "admin@demo.test", "admin-password")
+	flow, query := walkTo(t, id, srv, func(q url.Values) { q.Set("nonce", "a-nonce-the-app-never-made") })
+
+	_, err := id.CompleteSignIn(context.Background(), s, flow, query)
+	var authErr *identity.AuthError
+	if !errors.As(err, &authErr) || authErr.Code != "invalid_id_token" || !strings.Contains(authErr.Description, "nonce") {
+		t.Fatalf("CompleteSignIn with a wrong nonce: %v, want invalid_id_token about the nonce", err)
+	}
+	if n := emu.Stats()[emulator.StatTokenAuthorizationCode]; n != 2 {
+		t.Fatalf("%d code redemptions, want 2: the rejected code must have been redeemed for the test to mean anything", n)
+	}
+	if s.SignedIn() || s.Claims != nil || s.HomeAccountID != "" {
+		t.Errorf("the session still names a user: %v", s.Claims)
+	}
+	if len(s.TokenCache) != 0 {
+		t.Errorf("the session keeps %d bytes of MSAL's token cache after the rejected sign-in", len(s.TokenCache))
+	}
+	// Nor can those tokens be used: there is no account to refresh for.
+	if _, err := id.AcquireToken(context.Background(), s, nil); !errors.Is(err, identity.ErrInteractionRequired) {
+		t.Errorf("AcquireToken after the rejected sign-in: %v, want ErrInteractionRequired", err)
 	}
 }

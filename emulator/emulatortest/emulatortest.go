@@ -46,8 +46,10 @@ type Server struct {
 
 // NewServer starts an emulator with cfg and stops it when the test ends. A
 // nil cfg.SigningKey is the test binary's shared key (generating one is the
-// slowest part of starting an emulator).
-func NewServer(t testing.TB, cfg emulator.Config) *Server {
+// slowest part of starting an emulator). middleware, when given, wraps the
+// emulator's handler: an identity provider that misbehaves in a way the
+// emulator's faults do not offer.
+func NewServer(t testing.TB, cfg emulator.Config, middleware ...func(http.Handler) http.Handler) *Server {
 	t.Helper()
 	cert := testutil.SharedCert()
 	if cfg.SigningKey == nil {
@@ -65,7 +67,11 @@ func NewServer(t testing.TB, cfg emulator.Config) *Server {
 	s := &Server{Emulator: emu, URL: "https://" + ln.Addr().String(), Cert: cert, ln: ln, cancel: cancel, done: make(chan struct{})}
 	// The app's server settings, with a write timeout long enough for
 	// the delays a test injects.
-	srv := httpsserver.New(emu.Handler(), cert.TLS, 2*time.Minute, nil)
+	h := emu.Handler()
+	for _, mw := range middleware {
+		h = mw(h)
+	}
+	srv := httpsserver.New(h, cert.TLS, 2*time.Minute, nil)
 	go func() {
 		defer close(s.done)
 		httpsserver.Serve(ctx, srv, ln, time.Second)
