@@ -223,3 +223,39 @@ func TestSignOutIsNotUndoneByARequestInFlight(t *testing.T) {
 	}
 	assertStatus(t, b.get("/token_details"), http.StatusFound)
 }
+
+// A callback that fails at the token endpoint still uses the sign-in up:
+// its answer deletes the sign-in cookie, so reloading the page (or
+// replaying the same response in this browser) cannot redeem the code a
+// second time; it is refused as a response to no sign-in in progress.
+func TestFailedCallbackDeletesTheSignInCookie(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	start := b.get("/graph")
+	if len(b.signInCookies()) != 1 {
+		t.Fatalf("starting the sign-in set %d sign-in cookies, want 1", len(b.signInCookies()))
+	}
+	back := b.submitSignIn(start.location, "alice@demo.test", "alice-password", "signin")
+	assertStatus(t, back, http.StatusFound)
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Status: http.StatusInternalServerError, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	failed := b.follow(back)
+	assertStatus(t, failed, http.StatusServiceUnavailable)
+	assertContains(t, failed, "Cannot reach the identity provider")
+	if got := setCookie(failed, "__Host-signin-"); !strings.Contains(got, "Max-Age=0") {
+		t.Errorf("the failed callback did not delete the sign-in cookie: Set-Cookie %q", got)
+	}
+	if n := len(b.signInCookies()); n != 0 {
+		t.Errorf("the browser still holds %d sign-in cookies after the failed callback", n)
+	}
+
+	redeemed := env.emu.Stats()[emulator.StatTokenAuthorizationCode]
+	again := b.follow(back)
+	assertStatus(t, again, http.StatusBadRequest)
+	assertContains(t, again, "state_mismatch")
+	if n := env.emu.Stats()[emulator.StatTokenAuthorizationCode]; n != redeemed {
+		t.Errorf("the reload sent the code to the token endpoint again (%d redemptions, was %d)", n, redeemed)
+	}
+	assertStatus(t, b.get("/token_details"), http.StatusFound) // not signed in
+}

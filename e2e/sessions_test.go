@@ -203,7 +203,10 @@ func TestReplayedResponseWithCapturedSignInCookie(t *testing.T) {
 	before := env.emu.Stats()[emulator.StatTokenAuthorizationCode]
 	p := attacker.get(back.location)
 	assertStatus(t, p, http.StatusBadRequest)
+	// invalid_grant alone could be any refusal (a PKCE mismatch among
+	// them); AADSTS54005 is Entra's "code already redeemed".
 	assertContains(t, p, "invalid_grant")
+	assertContains(t, p, "AADSTS54005")
 	if env.emu.Stats()[emulator.StatTokenAuthorizationCode] != before+1 {
 		t.Error("the replayed code did not reach the token endpoint: the test proves nothing")
 	}

@@ -284,6 +284,7 @@ func TestSignInErrors(t *testing.T) {
 		p := attacker.get("/auth/redirect?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state))
 		assertStatus(t, p, http.StatusBadRequest)
 		assertContains(t, p, "invalid_grant")
+		assertContains(t, p, "AADSTS54005") // already redeemed, whatever else is wrong
 		assertNotContains(t, p, "Hello Alice")
 	})
 

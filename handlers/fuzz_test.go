@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,8 +64,13 @@ func FuzzAuthRedirect(f *testing.F) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
-			if c := rec.Result().Cookies(); len(c) > 0 {
-				cookies = c
+			// The browser's jar: a cookie set again replaces its value,
+			// a deleted one is gone.
+			for _, set := range rec.Result().Cookies() {
+				cookies = slices.DeleteFunc(cookies, func(c *http.Cookie) bool { return c.Name == set.Name })
+				if set.MaxAge >= 0 {
+					cookies = append(cookies, set)
+				}
 			}
 			return rec
 		}
@@ -83,10 +89,25 @@ func FuzzAuthRedirect(f *testing.F) {
 			}
 		}
 
-		// Still signed out, and the same answer again is refused.
+		// A callback that names the flow uses it up, whatever its outcome:
+		// the browser holds its sign-in cookie no more, and the same answer
+		// again is refused as belonging to no sign-in in progress (unless
+		// it carries the provider's error, which is reported first).
+		q, _ := url.ParseQuery(strings.ReplaceAll(query, "{state}", url.QueryEscape(state)))
+		namesFlow := q.Get("state") == state && q.Get("error") == ""
+		if namesFlow {
+			for _, c := range cookies {
+				if strings.HasPrefix(c.Name, "__Host-signin-") {
+					t.Fatalf("query %q: the browser still holds the sign-in cookie %s after the callback", query, c.Name)
+				}
+			}
+		}
 		again := callback()
 		if again.Code != http.StatusBadRequest {
 			t.Fatalf("query %q replayed: status %d", query, again.Code)
+		}
+		if namesFlow && !strings.Contains(again.Body.String(), "state_mismatch") {
+			t.Fatalf("query %q replayed: refused, but not as a used-up sign-in:\n%s", query, again.Body)
 		}
 		check := httptest.NewRequest(http.MethodGet, "/token_details", nil)
 		for _, c := range cookies {
