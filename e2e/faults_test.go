@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,15 +195,40 @@ func mustGlob(t *testing.T, pattern string) []string {
 	return files
 }
 
+// refreshGate holds the next refresh at the identity provider's token
+// endpoint until the test lets it go: entered is closed when the refresh
+// arrives, and the refresh is answered once release is closed.
+type refreshGate struct {
+	armed            atomic.Bool
+	entered, release chan struct{}
+}
+
+func (g *refreshGate) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") &&
+			r.FormValue("grant_type") == "refresh_token" && g.armed.CompareAndSwap(true, false) {
+			close(g.entered)
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // A page still refreshing a token when the user signs out in another tab
-// must not write the ended session back.
+// must not write the ended session back. The refresh is held at the token
+// endpoint while the sign-out happens, so the order is certain.
 func TestSignOutIsNotUndoneByARequestInFlight(t *testing.T) {
-	env := newTestEnv(t, withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+	gate := &refreshGate{entered: make(chan struct{}), release: make(chan struct{})}
+	c := newCluster(t, clusterOptions{instances: 1, emulatorMiddleware: gate.middleware, opts: []envOption{
+		withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }),
+	}})
+	env := c.instances[0]
 	b := env.newBrowser()
 	b.signIn("alice@demo.test", "alice-password")
-	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Delay: time.Second, Times: 1}); err != nil {
-		t.Fatal(err)
-	}
+	gate.armed.Store(true)
 	done := make(chan int, 1)
 	go func() {
 		resp, err := b.client.Get(env.appURL + "/graph")
@@ -213,8 +239,15 @@ func TestSignOutIsNotUndoneByARequestInFlight(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	time.Sleep(300 * time.Millisecond) // the refresh is now waiting on the token endpoint
+	select {
+	case <-gate.entered: // the page is inside its token refresh now
+	case status := <-done:
+		t.Fatalf("the page answered %d without refreshing its token", status)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the page's token refresh never reached the identity provider")
+	}
 	assertStatus(t, b.get("/logout"), http.StatusFound)
+	close(gate.release)
 	if status := <-done; status != http.StatusOK {
 		t.Fatalf("the page in flight answered %d", status)
 	}
