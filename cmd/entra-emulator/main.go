@@ -48,6 +48,9 @@ type options struct {
 	clientID     string
 	clientSecret string
 	redirectURIs stringList
+	logoutURL    string
+	appsFile     string
+	singleApp    []string // the single-app flags given explicitly, which -apps replaces
 	usersFile    string
 	accessTTL    time.Duration
 	idTTL        time.Duration
@@ -83,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clientID, "client-id", emulator.DemoClientID, "the registered app's client `ID`")
 	fs.StringVar(&o.clientSecret, "client-secret", emulator.DemoClientSecret, "the registered app's client `secret`")
 	fs.Var(&o.redirectURIs, "redirect-uri", "a registered redirect `URI`; repeat for several (replaces the defaults: "+strings.Join(emulator.DemoRedirectURIs, ", ")+")")
+	fs.StringVar(&o.logoutURL, "front-channel-logout-url", "", "the registered app's front-channel logout `URL`, loaded with ?sid= when its user signs out of the emulator")
+	fs.StringVar(&o.appsFile, "apps", "", "JSON `file` listing several app registrations, instead of -client-id, -client-secret, -redirect-uri and -front-channel-logout-url: [{\"client_id\", \"client_secret\", \"redirect_uris\": [...], \"front_channel_logout_url\"}]")
 	fs.StringVar(&o.usersFile, "users", "", "JSON `file` listing the accounts (default: alice@demo.test and admin@demo.test)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fs.DurationVar(&o.idTTL, "id-token-ttl", time.Hour, "ID token lifetime")
@@ -95,6 +100,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "client-id", "client-secret", "redirect-uri", "front-channel-logout-url":
+			o.singleApp = append(o.singleApp, "-"+f.Name)
+		}
+	})
+	if o.appsFile != "" && len(o.singleApp) > 0 {
+		return o, fmt.Errorf("-apps lists every app registration: drop %s, or put it in the apps file", strings.Join(o.singleApp, " and "))
 	}
 	return o, nil
 }
@@ -117,20 +131,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// -apps replaces the single-app flags (parseFlags refused both), whose
+	// defaults name the demo app.
+	var apps []emulator.App
+	clientID, clientSecret := o.clientID, o.clientSecret
+	if o.appsFile != "" {
+		if apps, err = emulator.LoadApps(o.appsFile); err != nil {
+			return err
+		}
+		clientID, clientSecret = "", ""
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	em, err := emulator.New(emulator.Config{
-		Tenant:          o.tenant,
-		ClientID:        o.clientID,
-		ClientSecret:    o.clientSecret,
-		RedirectURIs:    o.redirectURIs,
-		Users:           users,
-		AccessTokenTTL:  o.accessTTL,
-		IDTokenTTL:      o.idTTL,
-		RefreshTokenTTL: o.refreshTTL,
-		CodeTTL:         o.codeTTL,
-		TokenPadding:    o.padding,
-		AdminConsented:  splitList(o.consented),
-		Logger:          logger,
+		Tenant:                o.tenant,
+		Apps:                  apps,
+		ClientID:              clientID,
+		ClientSecret:          clientSecret,
+		RedirectURIs:          o.redirectURIs,
+		FrontChannelLogoutURL: o.logoutURL,
+		Users:                 users,
+		AccessTokenTTL:        o.accessTTL,
+		IDTokenTTL:            o.idTTL,
+		RefreshTokenTTL:       o.refreshTTL,
+		CodeTTL:               o.codeTTL,
+		TokenPadding:          o.padding,
+		AdminConsented:        splitList(o.consented),
+		Logger:                logger,
 	})
 	if err != nil {
 		return err
@@ -194,18 +220,26 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local Entra ID emulator (NOT Microsoft) listening on %s\n", net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port)))
 	fmt.Fprintf(&b, "  Authority:      %s\n", em.Authority(base))
-	fmt.Fprintf(&b, "  Client ID:      %s\n", em.ClientID())
-	if o.clientSecret == emulator.DemoClientSecret {
-		fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
-	} else {
-		fmt.Fprintf(&b, "  Client secret:  (the one given with -client-secret)\n")
-	}
-	for i, u := range em.RedirectURIs() {
-		label := "Redirect URIs:"
-		if i > 0 {
-			label = ""
+	for _, app := range em.Apps() {
+		fmt.Fprintf(&b, "  Client ID:      %s\n", app.ClientID)
+		switch {
+		case app.ClientSecret == emulator.DemoClientSecret:
+			fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
+		case o.appsFile != "":
+			fmt.Fprintf(&b, "  Client secret:  (the one in %s)\n", o.appsFile)
+		default:
+			fmt.Fprintf(&b, "  Client secret:  (the one given with -client-secret)\n")
 		}
-		fmt.Fprintf(&b, "  %-15s %s\n", label, u)
+		for i, u := range app.RedirectURIs {
+			label := "Redirect URIs:"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(&b, "  %-15s %s\n", label, u)
+		}
+		if app.FrontChannelLogoutURL != "" {
+			fmt.Fprintf(&b, "  Front-channel:  %s\n", app.FrontChannelLogoutURL)
+		}
 	}
 	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)
 	fmt.Fprintf(&b, "  Graph events:   %s/v1.0/me/events\n", base)
