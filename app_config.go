@@ -5,16 +5,29 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"ms-identity-go-webapp/internal/forwarded"
 )
 
 // Config is the app's configuration. Load it with LoadConfig.
 type Config struct {
-	ClientID      string
-	ClientSecret  string
+	ClientID string
+
+	// The app's credential: exactly one of a client secret, a certificate
+	// file or a federated token file (see credential.go).
+	ClientSecret              string
+	ClientCertificatePath     string
+	ClientCertificatePassword string
+	ClientCertificateSendX5C  bool
+	ClientAssertionFile       string
+	ClientAssertionVar        string // CLIENT_ASSERTION_FILE or AZURE_FEDERATED_TOKEN_FILE, whichever set ClientAssertionFile
+
 	Authority     string
 	RedirectURI   string
 	Scopes        []string
@@ -28,6 +41,25 @@ type Config struct {
 	Port          int
 	TLSCert       string
 	TLSKey        string
+
+	// Host is the address the app listens on: 127.0.0.1 on a developer's
+	// machine, 0.0.0.0 in a container behind the platform's proxy.
+	Host string
+	// TLS is false when a proxy in front of the app terminates HTTPS and
+	// the app serves plain HTTP (TLS=off, allowed only with TrustedProxies).
+	TLS bool
+	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
+	// headers the app believes.
+	TrustedProxies *forwarded.Proxies
+	// LogFormat is "text" or "json".
+	LogFormat string
+	// DrainPeriod is how long the app keeps serving after SIGTERM while
+	// /readyz answers 503, so that the load balancer stops sending it
+	// requests before it stops accepting them.
+	DrainPeriod time.Duration
+	// SessionSecretPrevious is the secret being rotated out: what it sealed
+	// still opens, and is sealed again with SessionSecret when next saved.
+	SessionSecretPrevious string
 
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
@@ -60,7 +92,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TLSCert:       get("TLS_CERT", "ssl/localhost.crt"),
 		TLSKey:        get("TLS_KEY", "ssl/localhost.key"),
 		Scopes:        strings.Fields(get("SCOPE", "User.Read")),
+		Host:          get("HOST", "127.0.0.1"),
+		LogFormat:     strings.ToLower(get("LOG_FORMAT", "text")),
 	}
+
+	cfg.SessionSecretPrevious = get("SESSION_SECRET_PREVIOUS", "")
 
 	var errs []error
 	var err error
@@ -70,6 +106,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.GraphTimeout, err = time.ParseDuration(get("GRAPH_TIMEOUT", "10s")); err != nil || cfg.GraphTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("GRAPH_TIMEOUT")))
 	}
+
+	errs = append(errs, loadServing(&cfg, get)...)
 
 	// No default tenant: "common" would silently accept users, and their
 	// app roles, from every tenant where someone consented to the app.
@@ -91,6 +129,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := checkURL("GRAPH_ENDPOINT", cfg.GraphEndpoint); err != nil {
 		errs = append(errs, err)
 	}
+	if p := cfg.SessionSecretPrevious; p != "" && len(p) < minSecretLength {
+		errs = append(errs, fmt.Errorf("SESSION_SECRET_PREVIOUS, when set, must be the previous SESSION_SECRET (%d characters or more)", minSecretLength))
+	}
 	switch cfg.SessionType {
 	case "filesystem":
 	case "redis":
@@ -100,6 +141,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", cfg.SessionType))
 	}
+	errs = append(errs, cfg.loadCredentialSettings(getenv, get)...)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -110,14 +152,124 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if cfg.Authority == "" {
 		cfg.Problems = append(cfg.Problems, "AUTHORITY (or TENANT_ID) is not set: use https://login.microsoftonline.com/<your tenant ID>.")
 	}
-	if cfg.ClientSecret == "" || placeholder(cfg.ClientSecret) {
-		cfg.Problems = append(cfg.Problems, "CLIENT_SECRET is not set: create a client secret under Certificates & secrets.")
+	if cfg.ClientSecret == "" && cfg.ClientCertificatePath == "" && cfg.ClientAssertionFile == "" {
+		cfg.Problems = append(cfg.Problems, "CLIENT_SECRET is not set: create a client secret under Certificates & secrets "+
+			"(or, in production, use a certificate with CLIENT_CERTIFICATE_PATH or a federated token with CLIENT_ASSERTION_FILE).")
 	}
 	if len(cfg.SessionSecret) < minSecretLength {
 		cfg.Problems = append(cfg.Problems, fmt.Sprintf(
 			"SESSION_SECRET is missing or shorter than %d characters: generate one with `openssl rand -hex 32`.", minSecretLength))
 	}
 	return cfg, nil
+}
+
+// loadServing reads the settings of where and how the app serves: HOST,
+// TLS, TRUSTED_PROXIES, LOG_FORMAT and DRAIN_PERIOD.
+func loadServing(cfg *Config, get func(name, def string) string) []error {
+	var errs []error
+	if err := checkHost(cfg.Host); err != nil {
+		errs = append(errs, err)
+	}
+	switch tls := strings.ToLower(get("TLS", "on")); tls {
+	case "on":
+		cfg.TLS = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("TLS must be on or off, not %q", tls))
+	}
+	proxies, err := forwarded.ParseProxies(get("TRUSTED_PROXIES", ""))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %v", err))
+	}
+	cfg.TrustedProxies = proxies
+	// Plain HTTP is only for the hop from a TLS-terminating proxy. Without
+	// a trusted proxy the app could not tell that the browser used HTTPS,
+	// and nothing would protect the session cookie on the wire.
+	if !cfg.TLS && err == nil && proxies.Empty() {
+		errs = append(errs, errors.New("TLS=off needs TRUSTED_PROXIES: the addresses of the proxy that terminates HTTPS in front of the app"))
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	}
+	if cfg.DrainPeriod, err = time.ParseDuration(get("DRAIN_PERIOD", "5s")); err != nil || cfg.DrainPeriod < 0 {
+		errs = append(errs, fmt.Errorf("DRAIN_PERIOD must be a duration such as 5s (or 0s), not %q", get("DRAIN_PERIOD", "")))
+	}
+	return errs
+}
+
+// loadCredentialSettings reads the three kinds of client credential, of
+// which exactly one may be set: two at once would leave it to chance which
+// one Entra ID sees. A placeholder copied from .env.sample counts as unset.
+// The files themselves are read later, by loadCredential.
+func (cfg *Config) loadCredentialSettings(getenv func(string) string, get func(name, def string) string) []error {
+	var errs []error
+	if placeholder(cfg.ClientSecret) {
+		cfg.ClientSecret = ""
+	}
+	cfg.ClientCertificatePath = get("CLIENT_CERTIFICATE_PATH", "")
+	// The password is taken as it is: spaces may be part of it.
+	cfg.ClientCertificatePassword = getenv("CLIENT_CERTIFICATE_PASSWORD")
+	if v := get("CLIENT_CERTIFICATE_SEND_X5C", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CLIENT_CERTIFICATE_SEND_X5C must be true or false, not %q", v))
+		}
+		cfg.ClientCertificateSendX5C = b
+	}
+	for _, name := range []string{"CLIENT_ASSERTION_FILE", "AZURE_FEDERATED_TOKEN_FILE"} {
+		if v := get(name, ""); v != "" {
+			cfg.ClientAssertionFile, cfg.ClientAssertionVar = v, name
+			break
+		}
+	}
+
+	var set []string
+	if cfg.ClientSecret != "" {
+		set = append(set, "CLIENT_SECRET")
+	}
+	if cfg.ClientCertificatePath != "" {
+		set = append(set, "CLIENT_CERTIFICATE_PATH")
+	}
+	if cfg.ClientAssertionFile != "" {
+		set = append(set, cfg.ClientAssertionVar)
+	}
+	if len(set) > 1 {
+		both := "both"
+		if len(set) > 2 {
+			both = "all"
+		}
+		errs = append(errs, fmt.Errorf("%s are %s set, but the app takes exactly one credential: keep one of them (a secret, a certificate or a federated token) and unset the others",
+			strings.Join(set, " and "), both))
+	}
+	if cfg.ClientCertificatePath == "" {
+		if cfg.ClientCertificatePassword != "" {
+			errs = append(errs, errors.New("CLIENT_CERTIFICATE_PASSWORD is set but CLIENT_CERTIFICATE_PATH is not: set the path of the certificate it unlocks"))
+		}
+		if cfg.ClientCertificateSendX5C {
+			errs = append(errs, errors.New("CLIENT_CERTIFICATE_SEND_X5C is set but CLIENT_CERTIFICATE_PATH is not: it applies to a certificate only"))
+		}
+	}
+	return errs
+}
+
+// checkHost accepts an IP address or a host name to listen on.
+func checkHost(h string) error {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return fmt.Errorf("HOST must be an IP address such as 127.0.0.1 or 0.0.0.0, or a host name, not %q", h)
+		}
+	}
+	return nil
+}
+
+// ListenAddr is where the app listens: HOST and PORT.
+func (c Config) ListenAddr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 }
 
 // placeholder reports whether v is an unfilled value copied from a sample
@@ -157,7 +309,7 @@ func checkRedirectURI(r string) error {
 		return fmt.Errorf("REDIRECT_URI must be an absolute URL such as https://localhost:5000/auth/redirect, not %q", r)
 	}
 	if u.Scheme != "https" {
-		return fmt.Errorf("REDIRECT_URI must use https (Entra ID requires it except for localhost, and this app serves only https), not %q", r)
+		return fmt.Errorf("REDIRECT_URI must use https (Entra ID requires it except for localhost, and browsers reach the app over HTTPS, behind a proxy too), not %q", r)
 	}
 	if u.Path == "" || u.Path == "/" {
 		return fmt.Errorf("REDIRECT_URI needs a path of its own, such as /auth/redirect, not %q", r)

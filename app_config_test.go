@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string {
@@ -41,8 +42,33 @@ func TestLoadConfigDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if cfg.Port != 5000 {
-		t.Errorf("Port = %d", cfg.Port)
+	if cfg.Port != 5000 || cfg.ListenAddr() != "127.0.0.1:5000" {
+		t.Errorf("Port = %d, ListenAddr = %q", cfg.Port, cfg.ListenAddr())
+	}
+	if !cfg.TLS || !cfg.TrustedProxies.Empty() || cfg.LogFormat != "text" || cfg.DrainPeriod != 5*time.Second {
+		t.Errorf("TLS %v, TrustedProxies %s, LogFormat %q, DrainPeriod %s", cfg.TLS, cfg.TrustedProxies, cfg.LogFormat, cfg.DrainPeriod)
+	}
+}
+
+// Behind a proxy: plain HTTP on all interfaces, the proxy's addresses trusted.
+func TestLoadConfigBehindProxy(t *testing.T) {
+	e := validEnv()
+	e["HOST"], e["PORT"], e["TLS"] = "0.0.0.0", "8000", "OFF"
+	e["TRUSTED_PROXIES"] = "10.0.0.0/8, 192.0.2.7"
+	e["REDIRECT_URI"] = "https://app.example.com/auth/redirect"
+	e["LOG_FORMAT"], e["DRAIN_PERIOD"] = "json", "0s"
+	cfg, err := LoadConfig(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS || cfg.ListenAddr() != "0.0.0.0:8000" || cfg.TrustedProxies.String() != "10.0.0.0/8, 192.0.2.7" ||
+		cfg.LogFormat != "json" || cfg.DrainPeriod != 0 || cfg.Origin() != "https://app.example.com" {
+		t.Errorf("config: TLS %v, listen %s, proxies %s, log %s, drain %s, origin %s",
+			cfg.TLS, cfg.ListenAddr(), cfg.TrustedProxies, cfg.LogFormat, cfg.DrainPeriod, cfg.Origin())
+	}
+	e["HOST"] = "::"
+	if cfg, err := LoadConfig(env(e)); err != nil || cfg.ListenAddr() != "[::]:8000" {
+		t.Errorf("HOST=:: gives %q, %v", cfg.ListenAddr(), err)
 	}
 }
 
@@ -90,6 +116,13 @@ func TestLoadConfigRejectsMalformed(t *testing.T) {
 		{"redis without url", "SESSION_TYPE", "redis", "REDIS_URL"},
 		{"graph endpoint", "GRAPH_ENDPOINT", "graph.microsoft.com/v1.0/me", "GRAPH_ENDPOINT"},
 		{"http graph endpoint", "GRAPH_ENDPOINT", "http://graph.microsoft.com/v1.0/me", "GRAPH_ENDPOINT"},
+		{"plain http without a trusted proxy", "TLS", "off", "TLS=off needs TRUSTED_PROXIES"},
+		{"tls", "TLS", "maybe", "TLS"},
+		{"trusted proxy by name", "TRUSTED_PROXIES", "nginx.internal", "TRUSTED_PROXIES"},
+		{"trusted proxy range", "TRUSTED_PROXIES", "10.0.0.0/40", "TRUSTED_PROXIES"},
+		{"host", "HOST", "0.0.0.0:8000", "HOST"},
+		{"log format", "LOG_FORMAT", "xml", "LOG_FORMAT"},
+		{"drain period", "DRAIN_PERIOD", "-1s", "DRAIN_PERIOD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,28 +8,24 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/gorilla/securecookie"
 	"github.com/redis/go-redis/v9"
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/testutil"
+	"ms-identity-go-webapp/session"
 )
 
 // redisClientLog collects what go-redis reports through its package-wide
@@ -41,20 +37,8 @@ var quietRedisLog = sync.OnceFunc(func() {
 	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(redisClientLog, nil))})
 })
 
-// redisServer is a redis-server process on a loopback port, without
-// persistence: stopping it loses every session, as a restart would.
-type redisServer struct {
-	t        testing.TB
-	bin      string
-	port     int
-	dir      string
-	password string // requirepass, when set
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *testutil.SyncBuffer
-}
+// redisServer is a redis-server started by the test (internal/testutil).
+type redisServer = testutil.RedisServer
 
 // startRedis starts redis-server for the test, and stops it when the test
 // ends. Without redis-server on PATH the test is skipped, unless
@@ -69,99 +53,7 @@ func startRedis(t testing.TB) *redisServer {
 func startRedisWithPassword(t testing.TB, password string) *redisServer {
 	t.Helper()
 	quietRedisLog()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server is not on PATH and REQUIRE_REDIS=1: install it with apt-get install redis-server")
-		}
-		t.Skip("redis-server is not on PATH: install it (apt-get install redis-server) to run the Redis tests")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	rs := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir(), password: password, out: &testutil.SyncBuffer{}}
-	rs.Start()
-	t.Cleanup(rs.Stop)
-	return rs
-}
-
-// URL is the REDIS_URL of the server.
-func (rs *redisServer) URL() string {
-	if rs.password != "" {
-		return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", url.QueryEscape(rs.password), rs.port)
-	}
-	return fmt.Sprintf("redis://127.0.0.1:%d/0", rs.port)
-}
-
-// Start starts the server on its port and waits until it answers, at most
-// ten seconds.
-func (rs *redisServer) Start() {
-	rs.t.Helper()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.cmd != nil {
-		return
-	}
-	cmd := exec.Command(rs.bin,
-		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-		"--save", "", "--appendonly", "no", "--dir", rs.dir, "--daemonize", "no", "--loglevel", "warning")
-	if rs.password != "" {
-		cmd.Args = append(cmd.Args, "--requirepass", rs.password)
-	}
-	cmd.Stdout, cmd.Stderr = rs.out, rs.out
-	if err := cmd.Start(); err != nil {
-		rs.t.Fatalf("starting redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	rs.cmd, rs.done = cmd, done
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rs.port), 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case <-done:
-			rs.t.Fatalf("redis-server exited at start:\n%s", rs.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			rs.t.Fatalf("redis-server did not listen on port %d within 10s:\n%s", rs.port, rs.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Stop stops the server (SIGTERM, then SIGKILL after five seconds) and
-// waits for it to exit.
-func (rs *redisServer) Stop() {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.cmd == nil {
-		return
-	}
-	rs.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-rs.done:
-	case <-time.After(5 * time.Second):
-		rs.cmd.Process.Kill()
-		<-rs.done
-	}
-	rs.cmd, rs.done = nil, nil
-}
-
-// Client returns a go-redis client to look at the server's keys; it is
-// closed when the test ends.
-func (rs *redisServer) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.port), Password: rs.password, DisableIdentity: true})
-	rs.t.Cleanup(func() { c.Close() })
-	return c
+	return testutil.StartRedis(t, password)
 }
 
 // cluster is several app instances behind one imaginary load balancer: one
@@ -173,6 +65,8 @@ type cluster struct {
 	instances []*testEnv
 	logs      *testutil.SyncBuffer
 	env       map[string]string
+	balancer  *balancer    // nil with one instance
+	direct    *http.Client // trusts the test certificate; no balancer
 	stopOnce  sync.Once
 	stopFuncs []func()
 }
@@ -188,6 +82,13 @@ type clusterOptions struct {
 	// extraRoutes adds test-only routes to each instance's router, behind
 	// the app's own middleware.
 	extraRoutes func(chi.Router)
+	// emulatorStarted runs once the emulator serves and before the app
+	// starts: it may change the app's settings, or write a file the app
+	// reads at start-up with something the emulator issued.
+	emulatorStarted func(emu *emulator.Emulator, emuURL string, client *http.Client, appEnv map[string]string)
+	// instanceEnv overrides settings of single instances, by index (a
+	// rotated SESSION_SECRET on some of them).
+	instanceEnv map[int]map[string]string
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -248,6 +149,9 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
 	}
+	if co.emulatorStarted != nil {
+		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
+	}
 	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -262,20 +166,54 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	}
 
 	c.stopFuncs = append(c.stopFuncs, transport.CloseIdleConnections)
+
+	// The test client: it trusts the test certificate and, with several
+	// instances, reaches each as the load balancer in front of them would.
+	client := emuSrv.Client()
+	c.direct = client
+	if len(servers) > 1 {
+		lb := &balancer{next: client.Transport, public: servers[0].Listener.Addr().String(), instances: map[string]bool{}}
+		for _, srv := range servers {
+			lb.instances[srv.Listener.Addr().String()] = true
+		}
+		client = &http.Client{Transport: lb}
+		c.balancer = lb
+	}
 	t.Cleanup(func() {
 		c.stop()
 		secrets := append(emu.IssuedValues(), cfg.ClientSecret, cfg.SessionSecret)
+		secrets = append(secrets, credentialSecrets(t, cfg)...)
+		for _, override := range co.instanceEnv {
+			for k, v := range override {
+				if strings.Contains(k, "SECRET") {
+					secrets = append(secrets, v)
+				}
+			}
+		}
 		for _, u := range emu.Users() {
 			secrets = append(secrets, u.Password)
 		}
-		if co.redis != nil && co.redis.password != "" {
-			secrets = append(secrets, co.redis.password)
+		if co.redis != nil && co.redis.Password() != "" {
+			secrets = append(secrets, co.redis.Password())
 		}
 		if n := secretsIn(logs.String()+redisClientLog.String(), secrets); n > 0 {
 			t.Errorf("the log holds %d secret values (codes, tokens, passwords or secrets) of the %d issued or known", n, len(secrets))
 		}
 	})
 	for i, srv := range servers {
+		cfg := cfg
+		if override := co.instanceEnv[i]; override != nil {
+			var err error
+			cfg, err = LoadConfig(func(k string) string {
+				if v, ok := override[k]; ok {
+					return v
+				}
+				return appEnv[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		app, err := buildApp(ctx, cfg, logger.With("instance", i), outbound, false)
 		if err != nil {
 			t.Fatal(err)
@@ -294,10 +232,38 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		srv.StartTLS()
 		c.stopFuncs = append(c.stopFuncs, srv.Close)
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: emuSrv.Client(),
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: client,
 		})
 	}
 	return c
+}
+
+// balancer stands for the load balancer in front of a cluster: a request to
+// any instance's address carries the public host, the first instance's,
+// which REDIRECT_URI names, in its Host header, as a proxy that preserves the
+// Host header sends it. Without it, every instance but the first would
+// redirect to the one origin.
+type balancer struct {
+	next      http.RoundTripper
+	public    string
+	instances map[string]bool
+}
+
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if b.instances[req.URL.Host] && (req.Host == "" || req.Host == req.URL.Host) {
+		req = req.Clone(req.Context())
+		req.Host = b.public
+	}
+	return b.next.RoundTrip(req)
+}
+
+// balance puts the cluster's balancer in front of rt, for clients of the
+// test's own (with one instance there is nothing to balance).
+func (c *cluster) balance(rt http.RoundTripper) http.RoundTripper {
+	if c.balancer == nil {
+		return rt
+	}
+	return &balancer{next: rt, public: c.balancer.public, instances: c.balancer.instances}
 }
 
 // stop shuts everything down once; tests that count goroutines call it
@@ -326,32 +292,44 @@ func (c *cluster) onInstance(i int, raw string) string {
 }
 
 // storedSession reads the identity of the session a cookie names straight
-// from Redis, decrypting it with the app's keys: what an instance would load.
+// from Redis, opening it with the app's keys: what an instance would load.
 // ok is false when Redis holds no such session.
 func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.UserSession, ok bool, err error) {
-	hashKey, blockKey := handlers.SessionKeys(c.env["SESSION_SECRET"])
-	codecs := securecookie.CodecsFromPairs(hashKey, blockKey)
-	for _, codec := range codecs {
-		codec.(*securecookie.SecureCookie).MaxLength(64 << 10)
+	keys, err := session.NewKeys(c.env["SESSION_SECRET"], "")
+	if err != nil {
+		return nil, false, err
 	}
-	var id string
-	if err := securecookie.DecodeMulti(handlers.SessionCookieName, cookie, &id, codecs...); err != nil {
-		return nil, false, fmt.Errorf("decoding the session cookie: %w", err)
-	}
-	data, err := rdb.Get(context.Background(), handlers.RedisKeyPrefix+id).Result()
-	if errors.Is(err, redis.Nil) {
+	store := session.NewStore(session.NewRedisBackendFromClient(rdb), keys)
+	_, values, _, err := store.Load(context.Background(), cookie)
+	if errors.Is(err, session.ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	values := map[any]any{}
-	if err := securecookie.DecodeMulti(handlers.SessionCookieName, data, &values, codecs...); err != nil {
-		return nil, true, fmt.Errorf("decoding the stored session: %w", err)
-	}
-	raw, _ := values["identity"].([]byte)
-	s, err = identity.UnmarshalUserSession(raw)
+	s, err = identity.UnmarshalUserSession(values[handlers.UserSessionKey])
 	return s, true, err
+}
+
+// credentialSecrets are the app's certificate password and private key (in
+// the forms a log could show it) and the federated token its file holds
+// now; earlier tokens are among the emulator's issued values.
+func credentialSecrets(t *testing.T, cfg Config) []string {
+	secrets := []string{cfg.ClientCertificatePassword}
+	if cfg.ClientCertificatePath != "" {
+		data, err := os.ReadFile(cfg.ClientCertificatePath)
+		if err != nil {
+			t.Errorf("reading the client certificate for the log check: %v", err)
+		} else if cert, err := identity.ParseCertificate(data, cfg.ClientCertificatePassword); err == nil {
+			secrets = append(secrets, testutil.ClientCert{Cert: cert.Leaf(), Key: cert.Key}.KeySecrets()...)
+		}
+	}
+	if cfg.ClientAssertionFile != "" {
+		if data, err := os.ReadFile(cfg.ClientAssertionFile); err == nil {
+			secrets = append(secrets, strings.TrimSpace(string(data)))
+		}
+	}
+	return secrets
 }
 
 // secretsIn counts the secrets (8 characters or more) that occur in logs. It

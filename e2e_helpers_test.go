@@ -172,6 +172,19 @@ func (b *browser) sessionCookie() *http.Cookie {
 	return nil
 }
 
+// signInCookies returns the sign-in cookies (one per sign-in in progress)
+// the jar holds.
+func (b *browser) signInCookies() []*http.Cookie {
+	u, _ := url.Parse(b.env.appURL)
+	var out []*http.Cookie
+	for _, c := range b.client.Jar.Cookies(u) {
+		if strings.HasPrefix(c.Name, "__Host-signin-") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func assertStatus(t *testing.T, p *page, want int) {
 	t.Helper()
 	if p.status != want {
@@ -216,8 +229,15 @@ func newTLSTestServer(t *testing.T, h http.Handler) *httptest.Server {
 // after a fresh clone, over TLS on loopback until the test ends.
 func newUnconfiguredApp(t *testing.T) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	// The default REDIRECT_URI names port 5000; the test server's own
+	// origin keeps the one-origin redirect out of the way.
 	cfg, err := LoadConfig(func(k string) string {
-		return map[string]string{"SESSION_SECRET": strings.Repeat("x", 32)}[k]
+		return map[string]string{
+			"SESSION_SECRET": strings.Repeat("x", 32),
+			"REDIRECT_URI":   "https://" + srv.Listener.Addr().String() + "/auth/redirect",
+		}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +246,7 @@ func newUnconfiguredApp(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newTLSTestServer(t, app.Routes())
+	srv.Config.Handler = app.Routes()
+	srv.StartTLS()
+	return srv
 }

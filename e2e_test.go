@@ -50,9 +50,13 @@ func TestSignInWalk(t *testing.T) {
 	if scopes := strings.Fields(q.Get("scope")); strings.Join(scopes, " ") != "User.Read openid profile offline_access" {
 		t.Errorf("scope = %q", q.Get("scope"))
 	}
-	before := b.sessionCookie()
-	if before == nil {
-		t.Fatal("starting the sign-in set no session cookie")
+	// The sign-in in progress lives in the browser, in a cookie of its own:
+	// nothing is stored on the server before someone has signed in.
+	if b.sessionCookie() != nil || len(b.signInCookies()) != 1 {
+		t.Fatalf("starting the sign-in: session cookie %v, %d sign-in cookies, want none and one", b.sessionCookie(), len(b.signInCookies()))
+	}
+	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 0 {
+		t.Fatalf("starting the sign-in stored %d session files", len(files))
 	}
 
 	back := b.submitSignIn(start.location, "alice@demo.test", "alice-password", "signin")
@@ -67,8 +71,11 @@ func TestSignInWalk(t *testing.T) {
 	}
 	checkSessionCookie(t, landed)
 	after := b.sessionCookie()
-	if after == nil || after.Value == before.Value {
-		t.Fatal("the session id was not renewed at sign-in")
+	if after == nil || len(b.signInCookies()) != 0 {
+		t.Fatalf("signed in: session cookie %v, %d sign-in cookies left, want one and none", after, len(b.signInCookies()))
+	}
+	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 1 {
+		t.Fatalf("signed in: %d session files, want 1", len(files))
 	}
 
 	graph := b.follow(landed)
@@ -373,6 +380,10 @@ func TestMissingConfiguration(t *testing.T) {
 		assertContains(t, p, "CLIENT_SECRET is not set")
 		assertContains(t, p, "AUTHORITY (or TENANT_ID) is not set")
 		assertContains(t, p, "./run.dev.sh --demo")
+		// The three kinds of credential, explained.
+		assertContains(t, p, "ssl/generate-client-cert.sh")
+		assertContains(t, p, "<code>CLIENT_CERTIFICATE_PATH</code>")
+		assertContains(t, p, "<code>AZURE_FEDERATED_TOKEN_FILE</code>")
 	}
 	assertStatus(t, b.get(srv.URL+"/static/style.css"), http.StatusOK)
 }
@@ -550,17 +561,31 @@ func TestSecurityHeadersAndNotFound(t *testing.T) {
 	assertContains(t, nf, `<link rel="stylesheet" href="/static/style.css">`)
 }
 
-// A session that holds only a sign-in in progress lives an hour; a signed-in
-// one a week.
+// A sign-in in progress lives 15 minutes, in its cookie; a signed-in
+// session a week.
 func TestSessionLifetimes(t *testing.T) {
 	env := newTestEnv(t)
 	b := env.newBrowser()
 	start := b.get("/login")
-	if !strings.Contains(start.header.Get("Set-Cookie"), "Max-Age=3600") {
-		t.Errorf("sign-in in progress: %s", start.header.Get("Set-Cookie"))
+	if c := setCookie(start, "__Host-signin-"); !strings.Contains(c, "Max-Age=900") {
+		t.Errorf("sign-in in progress: %q", c)
+	}
+	if c := setCookie(start, "__Host-session="); c != "" {
+		t.Errorf("starting a sign-in set the session cookie: %s", c)
 	}
 	done := b.signIn("alice@demo.test", "alice-password")
-	if !strings.Contains(done.header.Get("Set-Cookie"), "Max-Age=604800") {
-		t.Errorf("signed in: %s", done.header.Get("Set-Cookie"))
+	if c := setCookie(done, "__Host-session="); !strings.Contains(c, "Max-Age=604800") {
+		t.Errorf("signed in: %q", c)
 	}
+}
+
+// setCookie returns the first Set-Cookie line of a page that starts with
+// prefix, "" for none.
+func setCookie(p *page, prefix string) string {
+	for _, line := range p.header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
 }

@@ -74,8 +74,10 @@ func TestSignInResponseInjection(t *testing.T) {
 	})
 
 	t.Run("planted session cookie (session fixation)", func(t *testing.T) {
+		// Only a signed-in browser has a session: the attacker signs in
+		// with an account of their own to get a genuine session cookie.
 		attacker := env.newBrowser()
-		attacker.get("/login")
+		attacker.signIn("admin@demo.test", "admin-password")
 		planted := attacker.sessionCookie()
 		victim := env.newBrowser()
 		u, _ := url.Parse(env.appURL)
@@ -248,8 +250,8 @@ func TestHostileGraphAnswerIsEscaped(t *testing.T) {
 
 // Every route, signed in or not, in every outcome (200, 302, 303, 400, 403,
 // 404, 405, 500, 502, 503, static files): the security headers, a request
-// id, no-store on pages, and only the session cookie, always with its
-// attributes.
+// id, no-store on pages, and only the session cookie and the sign-in
+// cookies, always with their attributes.
 func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 	c := newCluster(t, clusterOptions{instances: 1, opts: []envOption{withAppEnv("GRAPH_TIMEOUT", "500ms")},
 		extraRoutes: func(r chi.Router) {
@@ -330,8 +332,8 @@ func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 			t.Errorf("%s: the page shows internals", h.name)
 		}
 		for _, line := range p.header.Values("Set-Cookie") {
-			if !strings.HasPrefix(line, "__Host-session=") {
-				t.Errorf("%s sets a cookie other than the session's: %s", h.name, line)
+			if !strings.HasPrefix(line, "__Host-session=") && !strings.HasPrefix(line, "__Host-signin-") {
+				t.Errorf("%s sets a cookie other than the session's or a sign-in's: %s", h.name, line)
 			}
 			for _, attr := range []string{"; Path=/", "; Secure", "; HttpOnly", "; SameSite=Lax"} {
 				if !strings.Contains(line, attr) {

@@ -94,7 +94,7 @@ func TestLoad(t *testing.T) {
 
 	// One connection pool for every virtual user, as many browsers behind
 	// one proxy: cookies stay per user, in each one's jar.
-	transport := c.instances[0].client.Transport.(*http.Transport).Clone()
+	transport := c.direct.Transport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
 
 	ctx, cancel := context.WithTimeout(context.Background(), *loadTimeout)
@@ -108,7 +108,7 @@ func TestLoad(t *testing.T) {
 			defer wg.Done()
 			vu := &virtualUser{ctx: ctx, c: c, rdb: rdb, user: accounts[i], oid: oids[accounts[i].Username], n: i,
 				graphCalls: graphCalls, samples: samples}
-			vu.client = &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			vu.client = &http.Client{Transport: c.balance(transport), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			vu.client.Jar, _ = cookiejar.New(nil)
 			vu.run()
 		}()

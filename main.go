@@ -32,6 +32,7 @@ import (
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/httpsserver"
+	"ms-identity-go-webapp/session"
 )
 
 // files holds the templates and static files, built into the binary. The
@@ -45,21 +46,22 @@ func main() {
 	emulatorAddr := flag.String("emulator-addr", "127.0.0.1:5001", "address of the emulator in -demo mode (loopback)")
 	flag.Parse()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	// go-redis reports connection trouble (Redis down, reconnecting) through
-	// a package-wide logger: send it to the app's log.
-	redis.SetLogger(redisLogger{logger})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C stops at once; SIGTERM, what platforms send before replacing
+	// an instance, drains first (see serve).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
 
-	if err := run(ctx, logger, *demo, *emulatorAddr); err != nil {
+	if err := run(ctx, term, *demo, *emulatorAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-// run loads the configuration, builds the app and serves it until ctx ends.
-func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr string) error {
+// run loads the configuration, builds the app and serves it until ctx ends
+// or a SIGTERM arrives on term.
+func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr string) error {
 	// .env is optional: the environment may already hold the settings. Values
 	// already in the environment win over .env, as with python-dotenv.
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -73,10 +75,19 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 	if err != nil {
 		return err
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return fmt.Errorf("loading the HTTPS certificate (TLS_CERT=%s, TLS_KEY=%s): %w; create one with ssl/generate-local-cert.sh",
-			cfg.TLSCert, cfg.TLSKey, err)
+	logger := newLogger(cfg.LogFormat, os.Stderr)
+	// go-redis reports connection trouble (Redis down, reconnecting) through
+	// a package-wide logger: send it to the app's log.
+	redis.SetLogger(redisLogger{logger})
+
+	// The certificate is needed to serve HTTPS, and in demo mode for the
+	// emulator, whatever TLS says.
+	var cert tls.Certificate
+	if cfg.TLS || demo {
+		if cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("loading the HTTPS certificate (TLS_CERT=%s, TLS_KEY=%s): %w; create one with ssl/generate-local-cert.sh",
+				cfg.TLSCert, cfg.TLSKey, err)
+		}
 	}
 
 	outbound, err := outboundClient(demo, cfg.TLSCert)
@@ -103,15 +114,20 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 	}
 
 	srv := newServer(app.Routes(), cert, logger)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Port))
+	if !cfg.TLS {
+		srv.TLSConfig = nil // plain HTTP for the TLS-terminating proxy in front
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Listening on https://localhost:%d (redirect URI %s, %s sessions)\n", cfg.Port, cfg.RedirectURI, cfg.SessionType)
+	printListening(cfg)
+	logger.Info("listening", "addr", cfg.ListenAddr(), "tls", cfg.TLS, "origin", cfg.Origin(),
+		"trusted_proxies", cfg.TrustedProxies.String(), "sessions", cfg.SessionType)
 	for _, p := range cfg.Problems {
 		fmt.Println("Configuration needed:", p)
 	}
-	err = httpsserver.Serve(ctx, srv, ln, 10*time.Second)
+	err = serve(ctx, srv, ln, term, cfg.DrainPeriod, app.StartDrain, logger)
 	logger.Info("stopped")
 	return err
 }
@@ -119,6 +135,8 @@ func run(ctx context.Context, logger *slog.Logger, demo bool, emulatorAddr strin
 // buildApp wires the configuration into the app's handlers.
 func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *http.Client, demo bool) (*handlers.Application, error) {
 	opts := handlers.Options{
+		Origin:                cfg.Origin(),
+		TrustedProxies:        cfg.TrustedProxies,
 		Logger:                logger,
 		Files:                 files,
 		GraphClient:           outbound,
@@ -131,13 +149,24 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		Demo:                  demo,
 	}
 	if len(cfg.Problems) == 0 {
+		cred, err := loadCredential(cfg, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if logger != nil {
+			logger.Info("client credential", "type", cred.kind)
+			if cred.warning != "" {
+				logger.Warn(cred.warning)
+			}
+		}
 		id, err := identity.New(identity.Config{
-			Authority:    cfg.Authority,
-			ClientID:     cfg.ClientID,
-			ClientSecret: cfg.ClientSecret,
-			RedirectURI:  cfg.RedirectURI,
-			Scopes:       cfg.Scopes,
-			HTTPClient:   outbound,
+			Authority:   cfg.Authority,
+			ClientID:    cfg.ClientID,
+			Credential:  cred.cred,
+			SendX5C:     cred.sendX5C,
+			RedirectURI: cfg.RedirectURI,
+			Scopes:      cfg.Scopes,
+			HTTPClient:  outbound,
 		})
 		if err != nil {
 			return nil, err
@@ -147,32 +176,43 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			return nil, err
 		}
 		opts.Identity, opts.Sessions = id, store
+		opts.SessionsReady = sessionsReady(ctx, cfg)
 	}
 	return handlers.New(opts)
 }
 
 // newSessionStore opens the configured session store: files in SESSION_DIR
 // (and the clean-up of expired ones), or Redis at REDIS_URL, which must
-// answer at start-up. The caller closes the store after the server stops.
-func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*handlers.SessionStore, error) {
-	if cfg.SessionType == "redis" {
-		return handlers.NewRedisSessionStore(ctx, cfg.RedisURL, cfg.SessionSecret)
-	}
-	store, err := handlers.NewFilesystemSessionStore(cfg.SessionDir, cfg.SessionSecret)
+// answer at start-up. Its keys come from SESSION_SECRET, and from
+// SESSION_SECRET_PREVIOUS while a secret is rotated out. The caller closes
+// the store after the server stops.
+func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*session.Store, error) {
+	keys, err := session.NewKeys(cfg.SessionSecret, cfg.SessionSecretPrevious)
 	if err != nil {
 		return nil, err
 	}
-	go cleanSessions(ctx, store, logger)
-	return store, nil
+	if cfg.SessionType == "redis" {
+		backend, err := session.NewRedisBackend(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		return session.NewStore(backend, keys), nil
+	}
+	backend, err := session.NewFileBackend(cfg.SessionDir)
+	if err != nil {
+		return nil, err
+	}
+	go cleanSessions(ctx, backend, logger)
+	return session.NewStore(backend, keys), nil
 }
 
 // cleanSessions deletes expired session files at start-up and every quarter
 // of an hour.
-func cleanSessions(ctx context.Context, store *handlers.SessionStore, logger *slog.Logger) {
+func cleanSessions(ctx context.Context, files *session.FileBackend, logger *slog.Logger) {
 	ticker := time.NewTicker(15 * time.Minute)
 	defer ticker.Stop()
 	for {
-		if n, err := store.Clean(time.Now()); err != nil {
+		if n, err := files.Clean(time.Now()); err != nil {
 			logger.Warn("cleaning expired sessions", "err", err)
 		} else if n > 0 {
 			logger.Info("deleted expired sessions", "count", n)
@@ -229,6 +269,13 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"GRAPH_ENDPOINT": base + "/v1.0/me",
 		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
 		"SCOPE":          "User.Read",
+		// The demo signs in with the emulator's client secret, whatever
+		// credential the environment names for a real tenant.
+		"CLIENT_CERTIFICATE_PATH":     "",
+		"CLIENT_CERTIFICATE_PASSWORD": "",
+		"CLIENT_CERTIFICATE_SEND_X5C": "",
+		"CLIENT_ASSERTION_FILE":       "",
+		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
 	return func(name string) string {
 		if v, ok := demo[name]; ok {

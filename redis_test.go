@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/session"
 )
 
 // The sign-in starts on instance A and the identity provider's redirect
@@ -94,11 +94,17 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 			t.Errorf("%s took %s to report the outage", path, took)
 		}
 	}
-	// A visitor without a session still gets the home page; starting a
-	// sign-in needs the store.
+	// A visitor without a session still gets the home page, and can even
+	// start a sign-in (it lives in the browser); completing it needs the
+	// store.
 	visitor := c.instances[1].newBrowser()
 	assertContains(t, visitor.get(c.on(1, "/")), "You're not signed in.")
-	assertStatus(t, visitor.get(c.on(1, "/login")), http.StatusServiceUnavailable)
+	login := visitor.get(c.on(1, "/login"))
+	assertStatus(t, login, http.StatusOK)
+	back := visitor.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+	p := visitor.get(c.onInstance(1, back.location))
+	assertStatus(t, p, http.StatusServiceUnavailable)
+	assertContains(t, p, "Session storage unavailable")
 	if !strings.Contains(c.logs.String(), "session store error") {
 		t.Error("the outage is not in the log")
 	}
@@ -182,7 +188,7 @@ func TestRedisKeyDeletedOrCorrupted(t *testing.T) {
 		t.Run(damage.name, func(t *testing.T) {
 			b.t = t
 			b.signIn("alice@demo.test", "alice-password")
-			keys, err := rdb.Keys(ctx, handlers.RedisKeyPrefix+"*").Result()
+			keys, err := rdb.Keys(ctx, session.RedisKeyPrefix+"*").Result()
 			if err != nil || len(keys) != 1 {
 				t.Fatalf("keys: %q %v", keys, err)
 			}

@@ -20,9 +20,7 @@ func TestRedisHangs(t *testing.T) {
 	b := c.instances[0].newBrowser()
 	b.signIn("alice@demo.test", "alice-password")
 
-	rs.mu.Lock()
-	pid := rs.cmd.Process.Pid
-	rs.mu.Unlock()
+	pid := rs.Pid()
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

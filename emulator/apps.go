@@ -5,12 +5,14 @@ package emulator
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -20,9 +22,22 @@ import (
 // app roles and the browser session (single sign-on); consent, codes and
 // tokens are each app's own.
 type App struct {
-	ClientID     string   `json:"client_id"`
+	ClientID string `json:"client_id"`
+	// ClientSecret may be empty when the app has a certificate or a
+	// federated credential instead.
 	ClientSecret string   `json:"client_secret"`
 	RedirectURIs []string `json:"redirect_uris"`
+	// ClientCertificates are the certificates uploaded to the app: a client
+	// assertion signed with one's key authenticates the app (see
+	// clientauth.go). The client secret stays valid beside them, as in
+	// Entra. In the apps file: client_certificates, a list of PEM (or DER)
+	// file paths, relative to the apps file.
+	ClientCertificates []*x509.Certificate `json:"-"`
+	// FederatedSubjects are the subjects of the app's federated
+	// credentials, each trusting the emulator's own workload issuer
+	// (https://{host}/workload-identity, audience api://AzureADTokenExchange;
+	// see workload.go).
+	FederatedSubjects []string `json:"federated_subjects"`
 	// FrontChannelLogoutURL is loaded in a hidden iframe, with ?sid=, when
 	// a browser session the app was signed into ends ("Front-channel logout
 	// URL" under Authentication in the admin center). Empty = none.
@@ -37,7 +52,8 @@ type App struct {
 // Emulator.redirectMu.
 type app struct {
 	clientID     string
-	clientSecret string
+	clientSecret string // "" = none: the app authenticates with creds only
+	creds        *clientCredentials
 	displayName  string
 	logoutURL    string // front-channel logout URL; "" = none
 	redirectURIs []string
@@ -48,12 +64,20 @@ type app struct {
 // when they are empty too).
 func prepareApps(cfg Config) ([]*app, error) {
 	apps := cfg.Apps
-	single := cfg.ClientID != "" || cfg.ClientSecret != "" || len(cfg.RedirectURIs) > 0 || cfg.FrontChannelLogoutURL != ""
+	one := App{
+		ClientID:              cfg.ClientID,
+		ClientSecret:          cfg.ClientSecret,
+		RedirectURIs:          cfg.RedirectURIs,
+		FrontChannelLogoutURL: cfg.FrontChannelLogoutURL,
+		ClientCertificates:    cfg.ClientCertificates,
+		FederatedSubjects:     cfg.FederatedSubjects,
+	}
+	single := one.ClientID != "" || one.ClientSecret != "" || len(one.RedirectURIs) > 0 || one.FrontChannelLogoutURL != "" ||
+		len(one.ClientCertificates) > 0 || len(one.FederatedSubjects) > 0
 	switch {
 	case len(apps) > 0 && single:
-		return nil, errors.New("configure either Apps or the single-app ClientID, ClientSecret, RedirectURIs and FrontChannelLogoutURL, not both")
+		return nil, errors.New("configure either Apps or the single-app fields (ClientID, ClientSecret, RedirectURIs, FrontChannelLogoutURL, ClientCertificates, FederatedSubjects), not both")
 	case len(apps) == 0:
-		one := App{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURIs: cfg.RedirectURIs, FrontChannelLogoutURL: cfg.FrontChannelLogoutURL}
 		if strings.TrimSpace(one.ClientID) == "" {
 			one.ClientID = DemoClientID
 		}
@@ -100,13 +124,17 @@ func newApp(in App) (*app, error) {
 		return nil, errors.New("client_id is empty")
 	case strings.ContainsAny(a.clientID, "/?#& \t"):
 		return nil, fmt.Errorf("client_id (client ID) %q contains characters not allowed in an app ID", a.clientID)
-	case a.clientSecret == "":
-		return nil, fmt.Errorf("client_secret of %s is empty", a.clientID)
+	case a.clientSecret == "" && len(in.ClientCertificates) == 0 && len(in.FederatedSubjects) == 0:
+		return nil, fmt.Errorf("client_secret of %s is empty, and it has neither client_certificates nor federated_subjects: give it a credential", a.clientID)
 	case len(in.RedirectURIs) == 0:
 		return nil, fmt.Errorf("redirect_uris of %s is empty: register at least one redirect URI", a.clientID)
 	}
 	if a.displayName == "" {
 		a.displayName = appDisplayName
+	}
+	var err error
+	if a.creds, err = newClientCredentials(in.ClientCertificates, in.FederatedSubjects); err != nil {
+		return nil, fmt.Errorf("credentials of %s: %w", a.clientID, err)
 	}
 	for _, u := range in.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
@@ -138,10 +166,12 @@ func validateLogoutURL(raw string) error {
 //
 //	[{"client_id": "...", "client_secret": "...",
 //	  "redirect_uris": ["https://localhost:5000/auth/redirect"],
-//	  "front_channel_logout_url": "https://localhost:5000/auth/frontchannel-logout"}]
+//	  "front_channel_logout_url": "https://localhost:5000/auth/frontchannel-logout",
+//	  "client_certificates": ["app.crt"], "federated_subjects": ["system:serviceaccount:web:app"]}]
 //
-// It fails with a message naming the file, the app and the field for a
-// missing file, bad JSON, an unknown field, an empty list, or a missing or
+// Certificate paths are relative to the apps file. It fails with a message
+// naming the file, the app and the field for a missing file, bad JSON, an
+// unknown field, an empty list, an unreadable certificate, or a missing or
 // malformed value.
 func LoadApps(path string) ([]App, error) {
 	data, err := os.ReadFile(path)
@@ -153,15 +183,33 @@ func LoadApps(path string) ([]App, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var apps []App
-	if err := dec.Decode(&apps); err != nil {
+	// The file names certificates by path; App holds them parsed.
+	var entries []struct {
+		App
+		CertificateFiles []string `json:"client_certificates"`
+	}
+	if err := dec.Decode(&entries); err != nil {
 		return nil, fmt.Errorf("apps file %s is not a JSON list of apps: %w", path, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("apps file %s has data after the JSON list", path)
 	}
-	if len(apps) == 0 {
+	if len(entries) == 0 {
 		return nil, fmt.Errorf("apps file %s lists no app: register at least one", path)
+	}
+	apps := make([]App, len(entries))
+	for i, en := range entries {
+		apps[i] = en.App
+		for _, f := range en.CertificateFiles {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(filepath.Dir(path), f)
+			}
+			certs, err := LoadCertificates(f)
+			if err != nil {
+				return nil, fmt.Errorf("apps file %s: app #%d: client_certificates: %w", path, i+1, err)
+			}
+			apps[i].ClientCertificates = append(apps[i].ClientCertificates, certs...)
+		}
 	}
 	if _, err := prepareApps(Config{Apps: apps}); err != nil {
 		return nil, fmt.Errorf("apps file %s: %w", path, err)
@@ -193,6 +241,8 @@ func (e *Emulator) Apps() []App {
 			RedirectURIs:          slices.Clone(a.redirectURIs),
 			FrontChannelLogoutURL: a.logoutURL,
 			DisplayName:           a.displayName,
+			ClientCertificates:    a.creds.certificates(),
+			FederatedSubjects:     slices.Clone(a.creds.federatedSubjects),
 		}
 	}
 	return out
@@ -217,4 +267,13 @@ func (a *app) frontChannelURL(sid string) string {
 	q.Set("sid", sid)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// certificates returns the registered certificates.
+func (c *clientCredentials) certificates() []*x509.Certificate {
+	out := make([]*x509.Certificate, 0, len(c.certs))
+	for _, rc := range c.certs {
+		out = append(out, rc.cert)
+	}
+	return out
 }

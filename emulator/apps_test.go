@@ -5,6 +5,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/x509"
 	"html"
 	"net/http"
 	"net/url"
@@ -14,6 +15,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"ms-identity-go-webapp/internal/testutil"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 )
@@ -474,4 +478,78 @@ func TestLoadApps(t *testing.T) {
 	if _, err := LoadApps(filepath.Join(dir, "nope.json")); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+func TestCredentialsBelongToTheirApp(t *testing.T) {
+	const subject = "system:serviceaccount:web:app-b"
+	cert := testutil.NewClientCert(t, nil, "app A's certificate", time.Now().Add(24*time.Hour))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.crt"), cert.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appsFile := filepath.Join(dir, "apps.json")
+	os.WriteFile(appsFile, []byte(`[
+	  {"client_id": "`+appA.ClientID+`", "redirect_uris": ["`+appA.RedirectURIs[0]+`"], "client_certificates": ["a.crt"]},
+	  {"client_id": "`+appB.ClientID+`", "client_secret": "`+appB.ClientSecret+`", "redirect_uris": ["`+appB.RedirectURIs[0]+`"],
+	   "federated_subjects": ["`+subject+`"]}
+	]`), 0o600)
+	apps, err := LoadApps(appsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps[0].ClientCertificates) != 1 || !apps[0].ClientCertificates[0].Equal(cert.Cert) || len(apps[1].ClientCertificates) != 0 {
+		t.Fatalf("certificates = %v, %v; want a.crt for app A only", apps[0].ClientCertificates, apps[1].ClientCertificates)
+	}
+	env := newEnv(t, func(c *Config) { c.Apps = apps })
+	signedIn := false
+	codeFor := func(a App) string {
+		authURL := env.authorizeURL(url.Values{"client_id": {a.ClientID}, "redirect_uri": {a.RedirectURIs[0]}, "state": {"state-" + a.ClientID}})
+		if !signedIn {
+			signedIn = true
+			return appCode(t, env.signIn(authURL, "alice@demo.test", "alice-password"), a)
+		}
+		return appCode(t, env.get(authURL), a) // single sign-on
+	}
+
+	// App A signs in with its certificate through MSAL Go.
+	cred, err := confidential.NewCredFromCert([]*x509.Certificate{cert.Cert}, cert.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msalA, err := confidential.New(env.em.Authority(env.srv.URL), appA.ClientID, cred,
+		confidential.WithInstanceDiscovery(false), confidential.WithHTTPClient(env.srv.Client()),
+		confidential.WithAzureRegion("DisableMsalForceRegion"), confidential.WithCache(&memCache{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := env.redeemFor(msalA, appA, codeFor(appA)); str(jwtClaims(t, res.AccessToken), "appid") != appA.ClientID {
+		t.Errorf("appid = %q, want app A", str(jwtClaims(t, res.AccessToken), "appid"))
+	}
+	// App A has no secret: none is accepted, not even app B's.
+	f := codeForm(codeFor(appA), testVerifier)
+	f.Set("client_id", appA.ClientID)
+	f.Set("redirect_uri", appA.RedirectURIs[0])
+	f.Set("client_secret", appB.ClientSecret)
+	status, body := env.token(f)
+	wantAADError(t, status, body, http.StatusUnauthorized, "invalid_client", 7000215)
+
+	// App A's certificate does not authenticate app B.
+	assertion := env.msalGoAssertion(cert, func(_, c map[string]any) { c["iss"], c["sub"] = appB.ClientID, appB.ClientID })
+	f = assertionForm(codeFor(appB), assertion)
+	f.Set("client_id", appB.ClientID)
+	f.Set("redirect_uri", appB.RedirectURIs[0])
+	status, body = env.token(f)
+	wantAADError(t, status, body, http.StatusUnauthorized, "invalid_client", 700027)
+
+	// App B's federated credential works for app B, and not for app A.
+	token := env.workloadToken(url.Values{"subject": {subject}})
+	f.Set("client_assertion", token)
+	if status, body = env.token(f); status != http.StatusOK || str(jwtClaims(t, str(body, "access_token")), "appid") != appB.ClientID {
+		t.Errorf("app B with its federated token: %d %v", status, body)
+	}
+	f = assertionForm(codeFor(appA), token)
+	f.Set("client_id", appA.ClientID)
+	f.Set("redirect_uri", appA.RedirectURIs[0])
+	status, body = env.token(f)
+	wantAADError(t, status, body, http.StatusUnauthorized, "invalid_client", 700211)
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"html/template"
@@ -128,6 +129,10 @@ type Config struct {
 	// nil = DefaultAdminConsented; an empty list means none. openid,
 	// profile, email and offline_access never need consent.
 	AdminConsented []string
+	// ClientCertificates and FederatedSubjects are the single-app
+	// shorthand for App.ClientCertificates and App.FederatedSubjects.
+	ClientCertificates []*x509.Certificate
+	FederatedSubjects  []string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -170,6 +175,9 @@ type Emulator struct {
 
 	statsMu sync.Mutex
 	stats   map[string]int64
+
+	assertionsMu sync.Mutex
+	assertions   []ClientAssertion // every client assertion received, for ClientAssertions
 
 	issuedMu sync.Mutex
 	issued   []string
@@ -419,9 +427,10 @@ func (e *Emulator) RevokeRefreshTokens(username string) error {
 // issuedLimit bounds IssuedValues' memory over long benchmark runs.
 const issuedLimit = 10000
 
-// IssuedValues returns every authorization code, access, ID and refresh
-// token issued so far (the most recent 10,000 on long runs), so tests can
-// scan logs for leaked secrets.
+// IssuedValues returns every authorization code, access, ID, refresh and
+// workload token issued so far, and every client assertion received (the
+// most recent 10,000 on long runs), so tests can scan logs for leaked
+// secrets.
 func (e *Emulator) IssuedValues() []string {
 	e.issuedMu.Lock()
 	defer e.issuedMu.Unlock()

@@ -33,6 +33,7 @@ func (e *Emulator) routes() http.Handler {
 	mux.HandleFunc("GET /emulator/faults", e.handleListFaults)
 	mux.HandleFunc("POST /emulator/faults", e.handlePostFault)
 	mux.HandleFunc("DELETE /emulator/faults", e.handleClearFaults)
+	e.workloadRoutes(mux)
 	return e.logRequests(e.recoverPanic(mux))
 }
 
@@ -177,7 +178,7 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 	base := baseURL(r) + "/" + e.tenant
 	writeJSON(w, http.StatusOK, openIDConfiguration{
 		TokenEndpoint:                     base + "/oauth2/v2.0/token",
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		JWKSURI:                           base + "/discovery/v2.0/keys",
 		ResponseModesSupported:            []string{"query", "fragment", "form_post"},
 		SubjectTypesSupported:             []string{"pairwise"},

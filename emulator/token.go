@@ -85,9 +85,16 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values) (*app, *
 	switch {
 	case client == nil:
 		return fail(errUnknownClient(id, e.tenant))
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		if a := e.authenticateAssertion(r, client, form, secret); a != nil { // clientauth.go
+			return nil, a
+		}
+		return client, nil
 	case secret == "":
 		return fail(errMissingClientSecret())
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(client.clientSecret)) != 1:
+	case client.clientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(client.clientSecret)) != 1:
+		// An app registered with certificates or federated credentials
+		// alone has no secret that could match.
 		return fail(errInvalidClientSecret(client.clientID))
 	}
 	return client, nil

@@ -1,17 +1,22 @@
 // Package handlers serves the app's pages: routes, middleware, page handlers
-// and rendering. OAuth protocol details live in package identity.
+// and rendering. OAuth protocol details live in package identity, and the
+// storage of sessions in package session.
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/forwarded"
+	"ms-identity-go-webapp/session"
 )
 
 // Options are the dependencies and settings of an Application.
@@ -21,9 +26,10 @@ type Options struct {
 	Files fs.FS
 	// Identity signs users in. It is nil when the configuration has Problems.
 	Identity *identity.Client
-	// Sessions keeps each browser's server-side session. It may be nil when
-	// the configuration has Problems.
-	Sessions *SessionStore
+	// Sessions keeps each signed-in user's server-side session, and its
+	// keys seal the sign-in cookies. It may be nil when the configuration
+	// has Problems.
+	Sessions *session.Store
 	// GraphClient calls the downstream API (Microsoft Graph).
 	GraphClient   *http.Client
 	GraphEndpoint string
@@ -38,6 +44,16 @@ type Options struct {
 	ConfigProblems []string
 	// Demo is true when the app signs in against the local emulator.
 	Demo bool
+
+	// Origin is the scheme and host of REDIRECT_URI, where users reach the
+	// app. A GET or HEAD that reached it under another origin is
+	// redirected there. Empty turns the redirect off.
+	Origin string
+	// TrustedProxies are the peers whose forwarding headers are believed.
+	TrustedProxies *forwarded.Proxies
+	// SessionsReady reports whether the session store answers; /readyz
+	// calls it. Nil means the store needs no check.
+	SessionsReady func(ctx context.Context) error
 }
 
 // Application holds the dependencies of the handlers; handlers, helpers and
@@ -47,6 +63,9 @@ type Application struct {
 	logger    *slog.Logger
 	templates map[string]*template.Template
 	now       func() time.Time
+	// draining is set on SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
+	signIns  *session.Sealer // seals the sign-in cookies (signin.go)
 }
 
 // New checks the options and parses the templates.
@@ -79,5 +98,9 @@ func New(opts Options) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Application{Options: opts, logger: opts.Logger, templates: templates, now: time.Now}, nil
+	app := &Application{Options: opts, logger: opts.Logger, templates: templates, now: time.Now}
+	if opts.Sessions != nil {
+		app.signIns = opts.Sessions.Keys().Sealer("sign-in cookie")
+	}
+	return app, nil
 }

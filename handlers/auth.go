@@ -3,99 +3,76 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"unicode"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/session"
 )
 
 // login shows the sign-in page with a link to the authorize URL. It starts a
 // flow on every visit; next (a local path) is where the user lands after.
-func (app *Application) login(w http.ResponseWriter, r *http.Request) {
-	s := sessionFrom(r.Context())
-	authURL, err := app.Identity.StartSignIn(r.Context(), s.user, SafeNext(r.URL.Query().Get("next")))
+func (app *Application) login(w http.ResponseWriter, r *http.Request) error {
+	authURL, err := app.beginSignIn(w, r, r.URL.Query().Get("next"))
 	if err != nil {
-		app.identityError(w, r, err)
-		return
-	}
-	if !app.saveSession(w, r) {
-		return
+		return err
 	}
 	data := app.newTemplateData(r)
 	data.AuthURL = authURL
-	app.render(w, r, http.StatusOK, "login", data)
+	return app.render(w, http.StatusOK, "login", data)
 }
 
 // startSignIn sends the browser straight to the authorize URL, remembering
 // next: what a protected page does for a visitor who is not signed in.
-func (app *Application) startSignIn(w http.ResponseWriter, r *http.Request, next string) {
-	s := sessionFrom(r.Context())
-	authURL, err := app.Identity.StartSignIn(r.Context(), s.user, SafeNext(next))
+func (app *Application) startSignIn(w http.ResponseWriter, r *http.Request, next string) error {
+	authURL, err := app.beginSignIn(w, r, next)
 	if err != nil {
-		app.identityError(w, r, err)
-		return
-	}
-	if !app.saveSession(w, r) {
-		return
+		return err
 	}
 	http.Redirect(w, r, authURL, http.StatusFound)
+	return nil
+}
+
+// beginSignIn starts a flow and keeps it in its sign-in cookie. It stores
+// nothing on the server: a visitor is not a session.
+func (app *Application) beginSignIn(w http.ResponseWriter, r *http.Request, next string) (string, error) {
+	authURL, flow, err := app.Identity.StartSignIn(r.Context(), identity.SignIn{Next: SafeNext(next)})
+	if err != nil {
+		return "", err
+	}
+	if err := app.keepSignIn(w, r, flow); err != nil {
+		return "", err
+	}
+	return authURL, nil
 }
 
 // authRedirect completes the sign-in when Entra ID sends the browser back
-// (the redirect URI). identity.CompleteSignIn checks the provider's error,
-// the state, the code and the ID token, in that order.
-func (app *Application) authRedirect(w http.ResponseWriter, r *http.Request) {
-	s := sessionFrom(r.Context())
-	next, err := app.Identity.CompleteSignIn(r.Context(), s.user, r.URL.Query())
+// (the redirect URI). The flow's cookie is deleted whatever happens, then
+// identity.CompleteSignIn checks the provider's error, the state, the code
+// and the ID token, in that order. Only a completed sign-in creates a
+// server-side session, under a new id.
+func (app *Application) authRedirect(w http.ResponseWriter, r *http.Request) error {
+	flow := app.takeSignIn(w, r, r.URL.Query().Get("state"))
+	user := userFrom(r.Context())
+	next, err := app.Identity.CompleteSignIn(r.Context(), user, flow, r.URL.Query())
 	if err != nil {
-		// The flow is used up whatever went wrong: store that, so the same
-		// response cannot be replayed.
-		if !app.saveSession(w, r) {
-			return
-		}
-		app.identityError(w, r, err)
-		return
+		return err
 	}
-	if err := app.Sessions.renew(w, r, s); err != nil {
-		app.sessionError(w, r, err)
-		return
-	}
+	session.Renew(session.FromContext(r.Context()))
 	app.logger.Info("signed in", "request_id", requestIDFrom(r.Context()),
-		"oid", s.user.Claims.String("oid"), "tid", s.user.Claims.String("tid"))
+		"oid", user.Claims.String("oid"), "tid", user.Claims.String("tid"))
 	http.Redirect(w, r, SafeNext(next), http.StatusSeeOther)
+	return nil
 }
 
-// identityError shows a sign-in error: the identity provider's message, a
-// failed check, or an identity provider that cannot be reached.
-func (app *Application) identityError(w http.ResponseWriter, r *http.Request, err error) {
-	var authErr *identity.AuthError
-	var unavailable *identity.UnavailableError
-	switch {
-	case errors.As(err, &authErr):
-		app.logger.Warn("sign-in failed", "request_id", requestIDFrom(r.Context()),
-			"error", authErr.Code, "description", authErr.Description, "correlation_id", authErr.CorrelationID)
-		data := app.newTemplateData(r)
-		data.AuthError = authErr
-		app.render(w, r, http.StatusBadRequest, "auth_error", data)
-	case errors.As(err, &unavailable):
-		app.unavailable(w, r, err)
-	default:
-		app.serverError(w, r, err)
-	}
-}
-
-// logout clears the local session first, then sends the browser to the
+// logout ends the local session first, then sends the browser to the
 // tenant's end-session endpoint, which brings it back to the home page. If
 // the browser never comes back, the user is signed out of the app anyway.
-func (app *Application) logout(w http.ResponseWriter, r *http.Request) {
-	s := sessionFrom(r.Context())
-	if err := app.Sessions.destroy(w, r, s); err != nil {
-		app.sessionError(w, r, err)
-		return
-	}
+func (app *Application) logout(w http.ResponseWriter, r *http.Request) error {
+	userFrom(r.Context()).SignOut()
+	session.Destroy(session.FromContext(r.Context()))
 	target, err := app.Identity.LogoutURL(r.Context(), app.PostLogoutRedirectURI)
 	if err != nil {
 		// Signed out locally; Entra's own session ends when it is reachable.
@@ -104,6 +81,7 @@ func (app *Application) logout(w http.ResponseWriter, r *http.Request) {
 		target = "/"
 	}
 	http.Redirect(w, r, target, http.StatusFound)
+	return nil
 }
 
 // SafeNext returns next if it is a path on this site, and "/" otherwise. It

@@ -21,53 +21,32 @@ const maxGraphResponse = 1 << 20
 // graph gets an access token silently from the user's token cache (MSAL
 // refreshes it when it is within five minutes of expiry), calls the Graph
 // endpoint and shows its JSON.
-func (app *Application) graph(w http.ResponseWriter, r *http.Request) {
-	s := sessionFrom(r.Context())
-	token, err := app.Identity.AcquireToken(r.Context(), s.user, nil)
+func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
+	user := userFrom(r.Context())
+	token, err := app.Identity.AcquireToken(r.Context(), user, nil)
 	if errors.Is(err, identity.ErrInteractionRequired) {
 		// The refresh token is gone or was rejected: sign in again and
 		// come back here.
-		s.user.SignOut()
-		app.startSignIn(w, r, r.URL.RequestURI())
-		return
+		user.SignOut()
+		return app.startSignIn(w, r, r.URL.RequestURI())
 	}
 	if err != nil {
-		app.identityError(w, r, err)
-		return
-	}
-	if !app.saveSession(w, r) { // a refresh changed the token cache
-		return
+		return err
 	}
 
 	body, err := app.callGraph(r.Context(), token.AccessToken)
 	if err != nil {
-		app.graphError(w, r, err)
-		return
+		return err
 	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, body, "", "  "); err != nil {
-		app.graphError(w, r, &graphError{detail: "Microsoft Graph answered with something that is not JSON."})
-		return
+		return &graphError{detail: "Microsoft Graph answered with something that is not JSON."}
 	}
 	data := app.newTemplateData(r)
 	data.GraphEndpoint = app.GraphEndpoint
 	data.GraphJSON = pretty.String()
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(app.now())/time.Second))
-	app.render(w, r, http.StatusOK, "graph", data)
-}
-
-// graphError is a failed Graph call, described for the page.
-type graphError struct {
-	status int // the page's status: 502 for a bad answer, 504 for none in time
-	detail string
-	err    error
-}
-
-func (e *graphError) Error() string {
-	if e.err != nil {
-		return e.detail + ": " + e.err.Error()
-	}
-	return e.detail
+	return app.render(w, http.StatusOK, "graph", data)
 }
 
 // callGraph calls the Graph endpoint with the access token, within the
@@ -112,19 +91,4 @@ func (app *Application) callGraph(ctx context.Context, accessToken string) ([]by
 		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
 	}
 	return body, nil
-}
-
-func (app *Application) graphError(w http.ResponseWriter, r *http.Request, err error) {
-	var ge *graphError
-	if !errors.As(err, &ge) {
-		app.serverError(w, r, err)
-		return
-	}
-	if ge.status == 0 {
-		ge.status = http.StatusBadGateway
-	}
-	app.logger.Warn("graph call failed", "request_id", requestIDFrom(r.Context()), "err", ge.Error())
-	app.errorPage(w, r, ge.status, "Microsoft Graph call failed",
-		"The app signed you in and got a token, but the call to Microsoft Graph failed. The app keeps working; try again in a moment.",
-		ge.detail)
 }

@@ -1,4 +1,4 @@
-// Middleware: panic recovery, request ids and logging, security headers, sessions and sign-in checks.
+// Middleware: panic recovery, request ids and logging, security headers, the user of the session, and sign-in checks.
 
 package handlers
 
@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/session"
 )
 
 // recoverPanic turns a panic into the 500 page. The stack goes to the log,
@@ -58,15 +60,26 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 // logRequest logs one line per request. It logs the path without the query
-// string: the sign-in callback's query carries the authorization code.
+// string: the sign-in callback's query carries the authorization code. The
+// client is the browser's address as the nearest trusted proxy saw it, or
+// the peer's. Successful health probes, which platforms send every few
+// seconds, are logged at debug level only.
 func (app *Application) logRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		app.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+		level := slog.LevelInfo
+		if isProbe(r) && ww.Status() == http.StatusOK {
+			level = slog.LevelDebug
+		}
+		client := ""
+		if addr := publicRequest(r).Client; addr.IsValid() {
+			client = addr.String()
+		}
+		app.logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 			"bytes", ww.BytesWritten(), "duration", time.Since(start).Round(time.Microsecond),
-			"request_id", requestIDFrom(r.Context()))
+			"client", client, "request_id", requestIDFrom(r.Context()))
 	})
 }
 
@@ -106,43 +119,61 @@ func (app *Application) requireConfig(next http.Handler) http.Handler {
 		if len(app.ConfigProblems) > 0 {
 			data := app.newTemplateData(r)
 			data.ConfigProblems = app.ConfigProblems
-			app.render(w, r, http.StatusServiceUnavailable, "config_error", data)
+			app.renderPage(w, r, http.StatusServiceUnavailable, "config_error", data)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// loadSession puts the browser's session in the request's context.
-func (app *Application) loadSession(next http.Handler) http.Handler {
+// UserSessionKey is the session value that holds the encoded
+// identity.UserSession.
+const UserSessionKey = "identity"
+
+type userKey struct{}
+
+// userFrom returns the request's user, as loadUser decoded it; a request
+// outside loadUser has a signed-out one.
+func userFrom(ctx context.Context) *identity.UserSession {
+	if u, ok := ctx.Value(userKey{}).(*identity.UserSession); ok {
+		return u
+	}
+	return &identity.UserSession{}
+}
+
+// loadUser decodes the user from the request's session (which
+// session.LoadAndSave loaded) for the handlers, and encodes it back after
+// them, for LoadAndSave to store if it changed: a token refresh, new claims,
+// a sign-in. A user who is not signed in leaves nothing in the session, so
+// LoadAndSave stores nothing for them.
+func (app *Application) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := app.Sessions.load(r, app.logger)
+		gs := session.FromContext(r.Context())
+		raw, _ := gs.Values[UserSessionKey].([]byte)
+		user, err := identity.UnmarshalUserSession(raw)
 		if err != nil {
-			app.sessionError(w, r, err)
+			app.logger.Info("session content unreadable; continuing signed out", "request_id", requestIDFrom(r.Context()))
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		if !user.SignedIn() {
+			delete(gs.Values, UserSessionKey)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey{}, s)))
+		data, err := user.Marshal()
+		if err != nil {
+			app.logger.Error("encoding the session; it keeps its previous content", "request_id", requestIDFrom(r.Context()), "err", err)
+			return
+		}
+		gs.Values[UserSessionKey] = data
 	})
 }
 
-// saveSession stores the request's session if it changed. It must run
-// before the response is written, since it may set the cookie.
-func (app *Application) saveSession(w http.ResponseWriter, r *http.Request) bool {
-	if err := app.Sessions.save(w, r, sessionFrom(r.Context())); err != nil {
-		app.sessionError(w, r, err)
-		return false
-	}
-	return true
-}
-
-// sessionError shows that the session store failed (a full disk, Redis
-// down). Nothing the user did is lost that was not already stored, and the
-// next request tries the store again.
-func (app *Application) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	app.logger.Error("session store error", "path", r.URL.Path,
-		"request_id", requestIDFrom(r.Context()), "err", err)
-	app.errorPage(w, r, http.StatusServiceUnavailable, "Session storage unavailable",
-		"The app could not read or store your session. Please try again in a moment.", "")
+// logInvalidSession logs why a request's session cookie named no session
+// it could use (signed out elsewhere, expired, tampered); the request goes
+// on signed out.
+func (app *Application) logInvalidSession(r *http.Request, err error) {
+	app.logger.Info("session not loaded; continuing signed out", "reason", err.Error(),
+		"request_id", requestIDFrom(r.Context()))
 }
 
 // requireLogin lets signed-in users through. Anyone else starts the sign-in
@@ -150,25 +181,16 @@ func (app *Application) sessionError(w http.ResponseWriter, r *http.Request, err
 // stays signed in while a token can still be had silently.
 func (app *Application) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionFrom(r.Context())
-		err := app.Identity.EnsureFresh(r.Context(), s.user)
-		var unavailable *identity.UnavailableError
+		err := app.Identity.EnsureFresh(r.Context(), userFrom(r.Context()))
 		switch {
-		case err == nil:
 		case errors.Is(err, identity.ErrInteractionRequired):
-			app.startSignIn(w, r, r.URL.RequestURI())
-			return
-		case errors.As(err, &unavailable):
-			app.unavailable(w, r, err)
-			return
-		default:
-			app.serverError(w, r, err)
-			return
+			err = app.startSignIn(w, r, r.URL.RequestURI())
+		case err == nil:
+			next.ServeHTTP(w, r)
 		}
-		if !app.saveSession(w, r) { // a renewal may have brought new claims
-			return
+		if err != nil {
+			app.serveError(w, r, err)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 
@@ -176,11 +198,11 @@ func (app *Application) requireLogin(next http.Handler) http.Handler {
 func (app *Application) requireRole(role string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !sessionFrom(r.Context()).user.Claims.HasRole(role) {
-				app.errorPage(w, r, http.StatusForbidden, "User is missing a required role.",
+			if !userFrom(r.Context()).Claims.HasRole(role) {
+				app.serveError(w, r, &pageError{http.StatusForbidden, "User is missing a required role.",
 					fmt.Sprintf("This page needs the %q app role. An administrator assigns it in the Microsoft Entra admin center: "+
 						"Enterprise applications → this app → Users and groups → Add user/group, then the user and the %q role. "+
-						"Sign out and in again afterwards: roles arrive in a new ID token.", role, role), "")
+						"Sign out and in again afterwards: roles arrive in a new ID token.", role, role)})
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -3,18 +3,13 @@ package handlers
 import (
 	"bytes"
 	"log/slog"
-	"ms-identity-go-webapp/identity"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
-	"github.com/gorilla/securecookie"
-	"github.com/gorilla/sessions"
+	"ms-identity-go-webapp/session"
 )
 
 // testFiles are minimal templates with the names the app needs.
@@ -71,55 +66,18 @@ func TestParseTemplatesRequiresEveryPage(t *testing.T) {
 	}
 }
 
-// Expired sessions are deleted; so are sessions that hold only an
-// unfinished sign-in after an hour, and unreadable ones. Signed-in
-// sessions stay for their whole lifetime.
-func TestCleanSessionFiles(t *testing.T) {
-	dir := t.TempDir()
-	st, err := NewFilesystemSessionStore(dir, testSecret)
+const testSecret = "test-session-secret-0123456789abcdef"
+
+// newTestStore is a session store over files in dir.
+func newTestStore(t testing.TB, dir string) *session.Store {
+	t.Helper()
+	backend, err := session.NewFileBackend(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codecs := st.store.(*sessions.FilesystemStore).Codecs
-	now := time.Now()
-	signedIn, _ := (&identity.UserSession{HomeAccountID: "uid.utid", Claims: identity.Claims{"name": "Ada"}}).Marshal()
-	flowOnly, _ := (&identity.UserSession{Flows: map[string]identity.Flow{"s": {Nonce: "n"}}}).Marshal()
-	write := func(name string, user []byte, age time.Duration) {
-		t.Helper()
-		data := []byte("not a session")
-		if user != nil {
-			enc, err := securecookie.EncodeMulti(SessionCookieName, map[any]any{identityKey: user}, codecs...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = []byte(enc)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
-			t.Fatal(err)
-		}
+	keys, err := session.NewKeys(testSecret, "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	keep := map[string]bool{}
-	write("session_SIGNED_IN_OLD", signedIn, SessionLifetime+time.Hour)
-	write("session_SIGNED_IN", signedIn, 2*AbandonedSessionLifetime)
-	keep["session_SIGNED_IN"] = true
-	write("session_FLOW_OLD", flowOnly, 2*AbandonedSessionLifetime)
-	write("session_FLOW_NEW", flowOnly, AbandonedSessionLifetime/2)
-	keep["session_FLOW_NEW"] = true
-	write("session_GARBAGE", nil, 2*AbandonedSessionLifetime)
-	write("unrelated", nil, SessionLifetime+time.Hour)
-	keep["unrelated"] = true
-
-	n, err := st.Clean(now)
-	if err != nil || n != 3 {
-		t.Fatalf("removed %d, err %v", n, err)
-	}
-	for _, name := range []string{"session_SIGNED_IN_OLD", "session_SIGNED_IN", "session_FLOW_OLD", "session_FLOW_NEW", "session_GARBAGE", "unrelated"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != keep[name] {
-			t.Errorf("%s exists = %v, want %v", name, err == nil, keep[name])
-		}
-	}
+	return session.NewStore(backend, keys)
 }

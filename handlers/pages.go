@@ -12,12 +12,11 @@ import (
 	"ms-identity-go-webapp/identity"
 )
 
-func (app *Application) index(w http.ResponseWriter, r *http.Request) {
+func (app *Application) index(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Path != "/" {
-		app.notFound(w, r)
-		return
+		return errNotFound
 	}
-	app.render(w, r, http.StatusOK, "index", app.newTemplateData(r))
+	return app.render(w, http.StatusOK, "index", app.newTemplateData(r))
 }
 
 // hiddenClaims are the claims the Python sample's /token_details skips:
@@ -54,15 +53,15 @@ func claimValue(v any) string {
 	return string(b)
 }
 
-func (app *Application) tokenDetails(w http.ResponseWriter, r *http.Request) {
+func (app *Application) tokenDetails(w http.ResponseWriter, r *http.Request) error {
 	data := app.newTemplateData(r)
-	data.Claims = claimList(sessionFrom(r.Context()).user.Claims)
-	app.render(w, r, http.StatusOK, "token_details", data)
+	data.Claims = claimList(userFrom(r.Context()).Claims)
+	return app.render(w, http.StatusOK, "token_details", data)
 }
 
-func (app *Application) admin(w http.ResponseWriter, r *http.Request) {
+func (app *Application) admin(w http.ResponseWriter, r *http.Request) error {
 	data := app.newTemplateData(r)
-	data.Claims = claimList(sessionFrom(r.Context()).user.Claims)
+	data.Claims = claimList(userFrom(r.Context()).Claims)
 	data.AdminRole = app.AdminRole
-	app.render(w, r, http.StatusOK, "admin", data)
+	return app.render(w, http.StatusOK, "admin", data)
 }

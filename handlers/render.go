@@ -87,8 +87,8 @@ func (app *Application) newTemplateData(r *http.Request) templateData {
 		Demo:        app.Demo,
 		RequestID:   requestIDFrom(r.Context()),
 	}
-	if s := sessionFrom(r.Context()); s != nil && s.user.SignedIn() {
-		data.User = &User{Name: s.user.Claims.String("name"), Username: s.user.Claims.String("preferred_username")}
+	if user := userFrom(r.Context()); user.SignedIn() {
+		data.User = &User{Name: user.Claims.String("name"), Username: user.Claims.String("preferred_username")}
 		if data.User.Name == "" {
 			data.User.Name = data.User.Username
 		}
@@ -97,59 +97,19 @@ func (app *Application) newTemplateData(r *http.Request) templateData {
 }
 
 // render executes a page into a buffer first, so that a template error
-// becomes a clean 500 page instead of half a page.
-func (app *Application) render(w http.ResponseWriter, r *http.Request, status int, page string, data templateData) {
+// becomes a clean error page instead of half a page: nothing is written when
+// it returns an error.
+func (app *Application) render(w http.ResponseWriter, status int, page string, data templateData) error {
 	t, ok := app.templates[page]
 	if !ok {
-		app.serverError(w, r, fmt.Errorf("handlers: no template %q", page))
-		return
+		return fmt.Errorf("handlers: no template %q", page)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
-		if page == "error" {
-			// The error page itself failed: fall back to plain text.
-			app.logger.Error("rendering the error page", "err", err, "request_id", data.RequestID)
-			http.Error(w, http.StatusText(status), status)
-			return
-		}
-		app.serverError(w, r, fmt.Errorf("rendering %s: %w", page, err))
-		return
+		return fmt.Errorf("rendering %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	buf.WriteTo(w)
-}
-
-// errorPage renders the error page with a heading and a message for people.
-func (app *Application) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message, detail string) {
-	data := app.newTemplateData(r)
-	data.Status, data.Heading, data.Message, data.Detail = status, heading, message, detail
-	app.render(w, r, status, "error", data)
-}
-
-// serverError logs err with the request and shows a generic 500 page: the
-// details are for the log, never for the browser.
-func (app *Application) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	app.logger.Error("server error", "method", r.Method, "path", r.URL.Path,
-		"request_id", requestIDFrom(r.Context()), "err", err)
-	app.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		"The app hit an unexpected error. It has been logged; please try again.", "")
-}
-
-func (app *Application) notFound(w http.ResponseWriter, r *http.Request) {
-	app.errorPage(w, r, http.StatusNotFound, "Page not found",
-		"There is no page at this address.", "")
-}
-
-func (app *Application) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	app.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed",
-		fmt.Sprintf("This page does not accept %s requests.", r.Method), "")
-}
-
-// unavailable shows that the identity provider could not be reached.
-func (app *Application) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	app.logger.Warn("identity provider unavailable", "path", r.URL.Path,
-		"request_id", requestIDFrom(r.Context()), "err", err)
-	app.errorPage(w, r, http.StatusServiceUnavailable, "Cannot reach the identity provider",
-		"Signing in needs Microsoft Entra ID, which did not answer or answered with an error. Please try again in a moment.", "")
+	return nil
 }

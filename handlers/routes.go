@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -13,26 +14,38 @@ import (
 // Routes returns the app's handler.
 func (app *Application) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(app.requestID, app.logRequest, app.recoverPanic, secureHeaders)
-	r.NotFound(app.notFound)
-	r.MethodNotAllowed(app.methodNotAllowed)
+	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, secureHeaders, app.oneOrigin)
+	notFound := func(w http.ResponseWriter, r *http.Request) { app.serveError(w, r, errNotFound) }
+	r.NotFound(notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		app.serveError(w, r, &pageError{http.StatusMethodNotAllowed, "Method not allowed",
+			fmt.Sprintf("This page does not accept %s requests.", r.Method)})
+	})
+
+	// The platform's probes reach the instance by its own address, not the
+	// public origin: oneOrigin lets them through, and they touch no session.
+	r.Get(healthPath, app.healthz)
+	r.Get(readyPath, app.readyz)
 
 	static, _ := fs.Sub(app.Files, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, app.notFound)))
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, notFound)))
 
 	r.Group(func(r chi.Router) {
-		r.Use(app.requireConfig, noStore, app.loadSession)
+		r.Use(app.requireConfig, noStore)
+		if app.Sessions != nil { // nil only with ConfigProblems, when requireConfig answers everything
+			r.Use(app.Sessions.LoadAndSave(app.serveError, app.logInvalidSession), app.loadUser)
+		}
 
-		r.Get("/", app.index)
-		r.Get("/login", app.login)
-		r.Get(app.RedirectPath, app.authRedirect)
-		r.Get("/logout", app.logout)
+		r.Get("/", app.handle(app.index))
+		r.Get("/login", app.handle(app.login))
+		r.Get(app.RedirectPath, app.handle(app.authRedirect))
+		r.Get("/logout", app.handle(app.logout))
 
 		r.Group(func(r chi.Router) {
 			r.Use(app.requireLogin)
-			r.Get("/graph", app.graph)
-			r.Get("/token_details", app.tokenDetails)
-			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.admin)
+			r.Get("/graph", app.handle(app.graph))
+			r.Get("/token_details", app.handle(app.tokenDetails))
+			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
 		})
 	})
 	return r

@@ -113,6 +113,16 @@ func hintFor(description string) string {
 		return "No app with this client ID exists in the tenant: check CLIENT_ID and AUTHORITY."
 	case strings.HasPrefix(description, "AADSTS65004"):
 		return "You declined to give the app the permissions it asks for. Sign in again to accept them."
+	case strings.HasPrefix(description, "AADSTS700027"):
+		return "Entra ID does not accept the app's certificate: upload the certificate of CLIENT_CERTIFICATE_PATH (its .crt) to the app registration under Certificates & secrets → Certificates, and check that the thumbprint listed there is the one in this message."
+	case strings.HasPrefix(description, "AADSTS700024"):
+		return "The client assertion was outside its valid time: check this machine's clock, and with a federated token that the platform keeps renewing the file in CLIENT_ASSERTION_FILE or AZURE_FEDERATED_TOKEN_FILE."
+	case strings.HasPrefix(description, "AADSTS700211"), strings.HasPrefix(description, "AADSTS700212"), strings.HasPrefix(description, "AADSTS700213"):
+		return "No federated credential of the app matches the token the app presented: check the app registration's federated credential (Certificates & secrets → Federated credentials) against the token's issuer, subject and audience (api://AzureADTokenExchange)."
+	case strings.HasPrefix(description, "AADSTS50027"):
+		return "Entra ID could not read the app's client assertion: check that CLIENT_ASSERTION_FILE (or AZURE_FEDERATED_TOKEN_FILE) holds the token itself, a JWT, and nothing else."
+	case strings.HasPrefix(description, "AADSTS7000218"):
+		return "The app sent no client credential: set CLIENT_SECRET, CLIENT_CERTIFICATE_PATH or CLIENT_ASSERTION_FILE."
 	case strings.HasPrefix(description, "AADSTS54005"), strings.HasPrefix(description, "AADSTS70008"):
 		return "The sign-in took too long or was completed twice. Start it again."
 	}

@@ -6,10 +6,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -29,81 +33,161 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// StartSignIn begins the authorization code flow (step 1 of the flow): it
-// makes a state, a nonce and a PKCE verifier, keeps them in the user's session
-// and returns the authorize URL to send the browser to. next is the local path
-// to return to after sign-in; the caller has checked it is local.
-func (c *Client) StartSignIn(ctx context.Context, s *UserSession, next string) (string, error) {
-	app, err := c.msal(s)
-	if err != nil {
-		return "", err
+// Flow is one sign-in in progress: what the callback must match. It lives
+// in the browser, in a sealed cookie the handlers set (one per sign-in, so
+// that several tabs can sign in at once), never on the server.
+type Flow struct {
+	State    string    // sent to Entra ID, which returns it with the code
+	Nonce    string    // sent to Entra ID, which puts it in the ID token
+	Verifier string    // PKCE code_verifier; only its S256 hash went to the browser
+	Next     string    // local path to return to after sign-in
+	Created  time.Time // when the sign-in started
+	// Scopes are the resource scopes this sign-in asked for; the code is
+	// redeemed for them. Empty means the app's scopes.
+	Scopes []string
+	// Claims is the claims request (JSON) the sign-in carried, for a
+	// claims challenge or a step-up; the code is redeemed with it too.
+	Claims string
+}
+
+// SignIn says what a new sign-in asks the identity provider for.
+type SignIn struct {
+	// Next is the local path to return to afterwards; the caller has
+	// checked that it is local.
+	Next string
+	// Scopes are the resource scopes to ask consent for; nil means the
+	// app's scopes (SCOPE).
+	Scopes []string
+	// Claims is a claims request (JSON), e.g. from a claims challenge.
+	Claims string
+	// Prompt is Entra's prompt parameter: "", "login", "none", "consent"
+	// or "select_account".
+	Prompt string
+	// LoginHint and DomainHint pre-select the account, so Entra can skip
+	// its account picker (incremental consent for a signed-in user).
+	LoginHint  string
+	DomainHint string
+}
+
+// FlowTTL is how long a started sign-in may take. Entra's own codes last
+// 10 minutes; the user may first have to type a password and pass MFA.
+const FlowTTL = 15 * time.Minute
+
+// flowVersion starts an encoded Flow.
+const flowVersion = 2
+
+// MarshalBinary encodes the flow compactly for its cookie: a version byte,
+// the creation time in Unix seconds, then each string with its length (the
+// scopes as one, space-separated).
+func (f Flow) MarshalBinary() ([]byte, error) {
+	out := []byte{flowVersion}
+	out = binary.AppendVarint(out, f.Created.Unix())
+	for _, v := range []string{f.State, f.Nonce, f.Verifier, f.Next, strings.Join(f.Scopes, " "), f.Claims} {
+		out = binary.AppendUvarint(out, uint64(len(v)))
+		out = append(out, v...)
 	}
-	scopes := append(c.Scopes(), oidcScopes...)
-	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes)
+	return out, nil
+}
+
+// UnmarshalFlow decodes what MarshalBinary encoded.
+func UnmarshalFlow(data []byte) (Flow, error) {
+	bad := errors.New("identity: malformed sign-in flow")
+	if len(data) == 0 || data[0] != flowVersion {
+		return Flow{}, bad
+	}
+	data = data[1:]
+	created, n := binary.Varint(data)
+	if n <= 0 {
+		return Flow{}, bad
+	}
+	data = data[n:]
+	var fields [6]string
+	for i := range fields {
+		l, n := binary.Uvarint(data)
+		if n <= 0 || l > uint64(len(data)-n) {
+			return Flow{}, bad
+		}
+		fields[i] = string(data[n : n+int(l)])
+		data = data[n+int(l):]
+	}
+	if len(data) != 0 {
+		return Flow{}, bad
+	}
+	return Flow{State: fields[0], Nonce: fields[1], Verifier: fields[2], Next: fields[3], Created: time.Unix(created, 0),
+		Scopes: strings.Fields(fields[4]), Claims: fields[5]}, nil
+}
+
+// StartSignIn begins the authorization code flow (step 1 of the flow): it
+// makes a state, a nonce and a PKCE verifier, and returns the authorize URL
+// to send the browser to, and the flow for the caller to keep until the
+// callback.
+func (c *Client) StartSignIn(ctx context.Context, req SignIn) (string, Flow, error) {
+	app, err := c.msal(&UserSession{})
+	if err != nil {
+		return "", Flow{}, err
+	}
+	resource := req.Scopes
+	if len(resource) == 0 {
+		resource = c.Scopes()
+	}
+	scopes := append(slices.Clone(resource), oidcScopes...)
+	var opts []confidential.AuthCodeURLOption
+	if req.Claims != "" {
+		opts = append(opts, confidential.WithClaims(req.Claims))
+	}
+	authURL, err := app.AuthCodeURL(ctx, c.clientID, c.redirectURI, scopes, opts...)
 	if err != nil {
 		// AuthCodeURL fetches the tenant's metadata to learn the authorize
 		// endpoint: this is where an unreachable identity provider shows.
-		return "", classify("starting sign-in", err)
+		return "", Flow{}, classify("starting sign-in", err)
 	}
 	u, err := url.Parse(authURL)
 	if err != nil {
-		return "", fmt.Errorf("identity: MSAL returned an unparsable authorize URL: %w", err)
+		return "", Flow{}, fmt.Errorf("identity: MSAL returned an unparsable authorize URL: %w", err)
 	}
 
-	state := randomString(32)
 	flow := Flow{
+		State:    randomString(32),
 		Nonce:    randomString(32),
 		Verifier: randomString(32), // 43 characters, the minimum RFC 7636 allows
-		Next:     next,
+		Next:     req.Next,
 		Created:  c.now(),
+		Claims:   req.Claims,
+	}
+	if len(req.Scopes) > 0 {
+		flow.Scopes = slices.Clone(req.Scopes)
 	}
 	challenge := sha256.Sum256([]byte(flow.Verifier))
 
 	q := u.Query()
-	q.Set("state", state)
+	q.Set("state", flow.State)
 	q.Set("nonce", flow.Nonce)
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
 	q.Set("code_challenge_method", "S256")
 	q.Set("response_mode", "query")
+	// MSAL's own options for these take an internal type or are missing
+	// (domain_hint on the confidential client): set them as the
+	// parameters Entra reads.
+	for name, v := range map[string]string{"prompt": req.Prompt, "login_hint": req.LoginHint, "domain_hint": req.DomainHint} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
 	u.RawQuery = q.Encode()
-
-	s.addFlow(state, flow, c.now())
-	return u.String(), nil
-}
-
-// addFlow stores a flow, dropping expired ones and, past maxFlows, the oldest.
-func (s *UserSession) addFlow(state string, f Flow, now time.Time) {
-	if s.Flows == nil {
-		s.Flows = map[string]Flow{}
-	}
-	for k, old := range s.Flows {
-		if now.Sub(old.Created) > flowTTL {
-			delete(s.Flows, k)
-		}
-	}
-	for len(s.Flows) >= maxFlows {
-		oldest := ""
-		for k, old := range s.Flows {
-			if oldest == "" || old.Created.Before(s.Flows[oldest].Created) {
-				oldest = k
-			}
-		}
-		delete(s.Flows, oldest)
-	}
-	s.Flows[state] = f
+	return u.String(), flow, nil
 }
 
 // CompleteSignIn finishes the flow when the browser comes back to the
-// redirect URI with query. It returns the local path to go to next.
+// redirect URI with query. flow is the sign-in this browser started with the
+// state the query names, nil when it has none. It returns the local path to
+// go to next.
 //
 // The order is the one OpenID Connect asks for: the provider's error first,
-// then the state (single-use: the flow is removed whatever happens next), then
-// the code redeemed with the PKCE verifier, then the ID token checked. Only
-// then is the user stored in the session.
-func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.Values) (string, error) {
+// then the state, then the code redeemed with the PKCE verifier, then the ID
+// token checked. Only then is the user stored in the session. The caller
+// discards the flow whatever the outcome: it is single-use.
+func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow, query url.Values) (string, error) {
 	if code := query.Get("error"); code != "" {
-		// The sign-in this answers is over: its flow cannot be used again.
-		delete(s.Flows, query.Get("state"))
 		return "", &AuthError{
 			Code:          code,
 			Description:   query.Get("error_description"),
@@ -113,16 +197,14 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.V
 	}
 
 	state := query.Get("state")
-	flow, ok := s.Flows[state]
-	if state == "" || !ok {
+	if state == "" || flow == nil || subtle.ConstantTimeCompare([]byte(state), []byte(flow.State)) != 1 {
 		return "", &AuthError{
 			Code:        "state_mismatch",
 			Description: "This sign-in response does not belong to a sign-in started in this browser, or it was already used.",
 			Hint:        "Start the sign-in again from this app, in the same browser.",
 		}
 	}
-	delete(s.Flows, state)
-	if c.now().Sub(flow.Created) > flowTTL {
+	if age := c.now().Sub(flow.Created); age > FlowTTL || age < -c.skew {
 		return "", &AuthError{
 			Code:        "flow_expired",
 			Description: "The sign-in took longer than 15 minutes.",
@@ -141,8 +223,15 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, query url.V
 	if err != nil {
 		return "", err
 	}
-	result, err := app.AcquireTokenByAuthCode(ctx, code, c.redirectURI, c.Scopes(),
-		confidential.WithChallenge(flow.Verifier))
+	scopes := flow.Scopes
+	if len(scopes) == 0 {
+		scopes = c.Scopes()
+	}
+	redeem := []confidential.AcquireByAuthCodeOption{confidential.WithChallenge(flow.Verifier)}
+	if flow.Claims != "" {
+		redeem = append(redeem, confidential.WithClaims(flow.Claims))
+	}
+	result, err := app.AcquireTokenByAuthCode(ctx, code, c.redirectURI, scopes, redeem...)
 	if err != nil {
 		return "", classify("redeeming the authorization code", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -16,11 +17,17 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	Authority    string   // https://login.microsoftonline.com/{tenant}, https://{sub}.ciamlogin.com/{sub}.onmicrosoft.com, or the emulator's
-	ClientID     string   // the app registration's Application (client) ID
-	ClientSecret string   // a client secret of that registration
-	RedirectURI  string   // absolute URI of the app's redirect handler, registered in Entra ID
-	Scopes       []string // resource scopes for the downstream API, e.g. ["User.Read"]
+	Authority string // https://login.microsoftonline.com/{tenant}, https://{sub}.ciamlogin.com/{sub}.onmicrosoft.com, or the emulator's
+	ClientID  string // the app registration's Application (client) ID
+	// Credential proves the app's identity to Entra ID: a client secret
+	// (confidential.NewCredFromSecret), a certificate (Certificate.Credential)
+	// or a federated token (TokenFile.Credential).
+	Credential confidential.Credential
+	// SendX5C sends the certificate chain with each client assertion, for
+	// subject name and issuer authentication (certificates only).
+	SendX5C     bool
+	RedirectURI string   // absolute URI of the app's redirect handler, registered in Entra ID
+	Scopes      []string // resource scopes for the downstream API, e.g. ["User.Read"]
 	// HTTPClient is used for every call to the identity provider. Its
 	// transport is wrapped to cache discovery documents. Nil uses a client
 	// with a 30 s timeout over http.DefaultTransport.
@@ -38,6 +45,7 @@ type Client struct {
 	redirectURI       string
 	scopes            []string
 	cred              confidential.Credential
+	sendX5C           bool
 	http              *http.Client
 	instanceDiscovery bool
 	skew              time.Duration
@@ -48,16 +56,12 @@ type Client struct {
 // New checks cfg and returns a Client. It makes no network request, so an
 // identity provider that is down at start-up does not stop the app.
 func New(cfg Config) (*Client, error) {
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("identity: client ID and client secret are required")
+	if cfg.ClientID == "" || reflect.ValueOf(cfg.Credential).IsZero() {
+		return nil, errors.New("identity: client ID and credential are required")
 	}
 	u, err := url.Parse(cfg.Authority)
 	if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return nil, fmt.Errorf("identity: authority %q must look like https://login.microsoftonline.com/<tenant>", cfg.Authority)
-	}
-	cred, err := confidential.NewCredFromSecret(cfg.ClientSecret)
-	if err != nil {
-		return nil, fmt.Errorf("identity: %w", err)
 	}
 	now := cfg.Now
 	if now == nil {
@@ -78,7 +82,8 @@ func New(cfg Config) (*Client, error) {
 		clientID:          cfg.ClientID,
 		redirectURI:       cfg.RedirectURI,
 		scopes:            append([]string(nil), cfg.Scopes...),
-		cred:              cred,
+		cred:              cfg.Credential,
+		sendX5C:           cfg.SendX5C,
 		http:              &shared,
 		instanceDiscovery: microsoftHost(u.Hostname()),
 		skew:              skew,
@@ -111,14 +116,18 @@ func microsoftHost(host string) bool { return microsoftHosts[strings.ToLower(hos
 // network call, and the shared transport caches the tenant metadata each new
 // client would otherwise fetch.
 func (c *Client) msal(s *UserSession) (confidential.Client, error) {
-	return confidential.New(c.authority, c.clientID, c.cred,
+	opts := []confidential.Option{
 		confidential.WithCache(&sessionCache{s: s}),
 		confidential.WithHTTPClient(c.http),
 		confidential.WithInstanceDiscovery(c.instanceDiscovery),
 		// MSAL reads MSAL_FORCE_REGION from the environment and would send
 		// the sign-in to a regional host; a web app's sign-in is never regional.
 		confidential.WithAzureRegion("DisableMsalForceRegion"),
-	)
+	}
+	if c.sendX5C {
+		opts = append(opts, confidential.WithX5C())
+	}
+	return confidential.New(c.authority, c.clientID, c.cred, opts...)
 }
 
 // Scopes returns the resource scopes the app asks for.

@@ -77,7 +77,7 @@ type options struct {
 	quick    bool
 	duration time.Duration
 	accounts int
-	sessions int
+	visitors int
 	levels   []int
 	maxOps   int
 	jsonFile string
@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "a tiny run (short phases, few sessions) that checks the benchmark works, for CI")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each measured phase runs (-quick: 200ms)")
 	fs.IntVar(&o.accounts, "users", 1000, "how many accounts the emulator has; sign-ins go through them in turn (-quick: 64)")
-	fs.IntVar(&o.sessions, "sessions", 10000, "how many stored sessions the app's memory is measured with (-quick: 300)")
+	fs.IntVar(&o.visitors, "visitors", 10000, "how many anonymous /login requests the app's memory is measured after (-quick: 300)")
 	fs.StringVar(&levels, "concurrency", "1,8,32", "the numbers of concurrent users, comma-separated")
 	fs.IntVar(&o.maxOps, "max-requests", 500000, "the most operations one phase may start, whatever its duration")
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results to this JSON `file`")
@@ -118,8 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !set["users"] {
 			o.accounts = 64
 		}
-		if !set["sessions"] {
-			o.sessions = 300
+		if !set["visitors"] {
+			o.visitors = 300
 		}
 	}
 	for _, f := range strings.Split(levels, ",") {
@@ -138,8 +138,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-duration must be from 50ms to 1m")
 	case o.accounts < maxLevel || o.accounts > 100000:
 		return o, fmt.Errorf("-users must be from %d (the most concurrent users) to 100000", maxLevel)
-	case o.sessions < 1 || o.sessions > 100000:
-		return o, errors.New("-sessions must be from 1 to 100000")
+	case o.visitors < 1 || o.visitors > 100000:
+		return o, errors.New("-visitors must be from 1 to 100000")
 	case o.maxOps < 1:
 		return o, errors.New("-max-requests must be positive")
 	}
@@ -289,6 +289,8 @@ func (b *bench) setUp(ctx context.Context) error {
 				"TLS_CERT":       certFile,
 				"TLS_KEY":        keyFile,
 				"SSL_CERT_FILE":  certFile,
+				// Stop at once on SIGTERM: no load balancer to drain from.
+				"DRAIN_PERIOD": "0s",
 			}), nil, answers(client, b.t.appURL+"/static/style.css"))
 		}
 		if err == nil {
@@ -517,7 +519,7 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		res.IdP.PerGraphPage[k] = float64(v) / float64(graphPages)
 	}
 
-	if res.Memory, err = b.fillSessions(ctx, res.Memory); err != nil {
+	if res.Memory, err = b.visit(ctx, res.Memory); err != nil {
 		return nil, err
 	}
 	if res.IdP.Run, err = b.t.stats(ctx); err != nil {
@@ -542,37 +544,34 @@ func cookieBytes(c *http.Client, appURL string) int {
 	return n
 }
 
-// fillSessions brings the app's stored sessions up to -sessions and reads
-// its memory. Full sign-ins cost the identity provider two RSA signatures
-// each and are too slow to make 10,000 within the time budget, so the
-// sessions beyond the signed-in ones come from /login, which stores a new
-// session holding a sign-in in progress (state, nonce, PKCE verifier) for
-// every browser that has none.
-func (b *bench) fillSessions(ctx context.Context, m Memory) (Memory, error) {
+// visit sends -visitors anonymous /login requests, as bots or people who
+// never finish signing in would, and reads the app's memory after. Each one
+// starts a sign-in, which lives in the browser's cookie: the app must store
+// no session for any of them.
+func (b *bench) visit(ctx context.Context, m Memory) (Memory, error) {
 	dir := filepath.Join(b.dir, "sessions")
 	files, err := sessionFiles(dir)
 	if err != nil {
 		return m, err
 	}
 	m.SignedInSessions = len(files)
-	if need := b.o.sessions - len(files); need > 0 {
-		b.printf("storing %d more sessions through /login... ", need)
-		s, err := measure(ctx, 8, 2*time.Minute, need, func() [4]time.Duration { return [4]time.Duration{} },
-			func(ctx context.Context, _ int) error {
-				_, err := get(ctx, b.t.client, b.t.appURL+"/login", http.StatusOK)
-				return err
-			})
-		if err != nil {
-			return m, fmt.Errorf("/login: %w", err)
-		}
-		r := s.rate()
-		m.LoginsPerSecond = r.PerSecond
-		b.printf("%.0f/s\n", r.PerSecond)
+	m.Visitors = b.o.visitors
+	b.printf("%d anonymous /login requests... ", m.Visitors)
+	s, err := measure(ctx, 8, 2*time.Minute, m.Visitors, func() [4]time.Duration { return [4]time.Duration{} },
+		func(ctx context.Context, _ int) error {
+			_, err := get(ctx, b.t.client, b.t.appURL+"/login", http.StatusOK)
+			return err
+		})
+	if err != nil {
+		return m, fmt.Errorf("/login: %w", err)
 	}
+	r := s.rate()
+	m.LoginsPerSecond = r.PerSecond
+	b.printf("%.0f/s\n", r.PerSecond)
 	if files, err = sessionFiles(dir); err != nil {
 		return m, err
 	}
-	m.Sessions = len(files)
+	m.StoredByVisitors = len(files) - m.SignedInSessions
 	for _, size := range files {
 		m.DiskBytes += size
 	}

@@ -211,6 +211,8 @@ func childEnv(settings map[string]string) []string {
 		"ADMIN_ROLE": true, "SESSION_SECRET": true, "SESSION_TYPE": true, "SESSION_DIR": true,
 		"REDIS_URL": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true,
 		"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "MSAL_FORCE_REGION": true,
+		"CLIENT_CERTIFICATE_PATH": true, "CLIENT_CERTIFICATE_PASSWORD": true, "CLIENT_CERTIFICATE_SEND_X5C": true,
+		"CLIENT_ASSERTION_FILE": true, "AZURE_FEDERATED_TOKEN_FILE": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {

@@ -3,16 +3,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/gorilla/securecookie"
-
 	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/session"
 )
 
 // SessionSize is the stored size of signed-in users' sessions.
@@ -28,7 +28,7 @@ type SessionSize struct {
 
 // SessionContent breaks one stored session down.
 type SessionContent struct {
-	Encoded        int `json:"encoded_bytes"` // identity.UserSession.Marshal's output, before the store signs and encrypts it
+	Encoded        int `json:"encoded_bytes"` // identity.UserSession.Marshal's output, before the store compresses and seals it
 	Claims         int `json:"claims_bytes"`  // the ID token's claims, as JSON
 	TokenCache     int `json:"token_cache_bytes"`
 	AccessToken    int `json:"access_token_bytes"`
@@ -83,22 +83,23 @@ func measureSessions(dir, secret, dump string) (SessionSize, error) {
 	return s, err
 }
 
-// decodeSession opens a session file as the app's filesystem store writes
-// it (gorilla/securecookie: signed, encrypted, base64) and sizes its parts.
+// decodeSession opens a session file as the app does (session.Store over
+// its files, with the benchmark's SESSION_SECRET) and sizes its parts.
 func decodeSession(path, secret, dump string) (SessionContent, error) {
-	data, err := os.ReadFile(path)
+	files, err := session.NewFileBackend(filepath.Dir(path))
 	if err != nil {
 		return SessionContent{}, err
 	}
-	hashKey, blockKey := handlers.SessionKeys(secret)
-	codec := securecookie.New(hashKey, blockKey)
-	codec.MaxLength(len(data) + 1)
-	codec.MaxAge(0)
-	values := map[any]any{}
-	if err := securecookie.DecodeMulti(handlers.SessionCookieName, string(data), &values, codec); err != nil {
+	keys, err := session.NewKeys(secret, "")
+	if err != nil {
+		return SessionContent{}, err
+	}
+	id := strings.TrimPrefix(filepath.Base(path), "session_")
+	values, _, err := session.NewStore(files, keys).LoadID(context.Background(), id)
+	if err != nil {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)
 	}
-	raw, _ := values["identity"].([]byte)
+	raw := values[handlers.UserSessionKey]
 	user, err := identity.UnmarshalUserSession(raw)
 	if err != nil {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)

@@ -31,7 +31,8 @@ const twoApps = `[
    "front_channel_logout_url": "https://localhost:5000/auth/frontchannel-logout"},
   {"client_id": "c0ffee00-0000-4000-a000-0000000000b2", "client_secret": "secret-b",
    "redirect_uris": ["https://localhost:5002/auth/redirect", "https://127.0.0.1:5002/auth/redirect"],
-   "front_channel_logout_url": "https://localhost:5002/auth/frontchannel-logout"}
+   "front_channel_logout_url": "https://localhost:5002/auth/frontchannel-logout",
+   "federated_subjects": ["system:serviceaccount:web:app-b"]}
 ]`
 
 func TestRunWithAppsFile(t *testing.T) {
@@ -54,7 +55,7 @@ func TestRunWithAppsFile(t *testing.T) {
 	for _, want := range []string{
 		"c0ffee00-0000-4000-a000-0000000000a1", "https://localhost:5000/auth/redirect", "https://localhost:5000/auth/frontchannel-logout",
 		"c0ffee00-0000-4000-a000-0000000000b2", "https://127.0.0.1:5002/auth/redirect", "https://localhost:5002/auth/frontchannel-logout",
-		"(the one in " + appsFile + ")",
+		"(the one in " + appsFile + ")", "subjects system:serviceaccount:web:app-b",
 	} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
@@ -82,6 +83,7 @@ func TestRunRefusesBadAppsFiles(t *testing.T) {
 	noSecret := writeFile(t, "no-secret.json", `[{"client_id": "app-a", "redirect_uris": ["https://localhost:5000/cb"]}]`)
 	badLogout := writeFile(t, "bad-logout.json", `[{"client_id": "app-a", "client_secret": "s", "redirect_uris": ["https://localhost:5000/cb"], "front_channel_logout_url": "http://example.com/logout"}]`)
 	typo := writeFile(t, "typo.json", `[{"client_id": "app-a", "client_secret": "s", "redirect_uri": ["https://localhost:5000/cb"]}]`)
+	noCert := writeFile(t, "no-cert.json", `[{"client_id": "app-a", "redirect_uris": ["https://localhost:5000/cb"], "client_certificates": ["missing.crt"]}]`)
 	missing := filepath.Join(t.TempDir(), "nope.json")
 	base := []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile}
 	tests := []struct {
@@ -93,6 +95,8 @@ func TestRunRefusesBadAppsFiles(t *testing.T) {
 		{"no client secret", []string{"-apps", noSecret}, []string{noSecret, "app #1", "client_secret"}},
 		{"plain-http logout URL", []string{"-apps", badLogout}, []string{badLogout, "front_channel_logout_url of app-a"}},
 		{"misspelt field", []string{"-apps", typo}, []string{typo, `"redirect_uri"`}},
+		{"missing certificate", []string{"-apps", noCert}, []string{noCert, "app #1", "client_certificates", "missing.crt"}},
+		{"with -federated-subject", []string{"-apps", good, "-federated-subject", "s"}, []string{"-apps", "-federated-subject"}},
 		{"with -client-id", []string{"-apps", good, "-client-id", "x"}, []string{"-apps", "-client-id"}},
 		{"with -redirect-uri", []string{"-apps", good, "-redirect-uri", "https://localhost/cb"}, []string{"-apps", "-redirect-uri"}},
 		{"bad single-app logout URL", []string{"-front-channel-logout-url", "ftp://localhost/x"}, []string{"front-channel logout URL"}},

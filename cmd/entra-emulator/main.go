@@ -8,7 +8,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +51,8 @@ type options struct {
 	clientSecret string
 	redirectURIs stringList
 	logoutURL    string
+	clientCerts  stringList
+	federated    stringList
 	appsFile     string
 	singleApp    []string // the single-app flags given explicitly, which -apps replaces
 	usersFile    string
@@ -87,7 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clientSecret, "client-secret", emulator.DemoClientSecret, "the registered app's client `secret`")
 	fs.Var(&o.redirectURIs, "redirect-uri", "a registered redirect `URI`; repeat for several (replaces the defaults: "+strings.Join(emulator.DemoRedirectURIs, ", ")+")")
 	fs.StringVar(&o.logoutURL, "front-channel-logout-url", "", "the registered app's front-channel logout `URL`, loaded with ?sid= when its user signs out of the emulator")
-	fs.StringVar(&o.appsFile, "apps", "", "JSON `file` listing several app registrations, instead of -client-id, -client-secret, -redirect-uri and -front-channel-logout-url: [{\"client_id\", \"client_secret\", \"redirect_uris\": [...], \"front_channel_logout_url\"}]")
+	fs.Var(&o.clientCerts, "client-cert", "a certificate `file` (PEM or DER, public part) uploaded to the app, for client assertions signed with its key; repeat for several")
+	fs.Var(&o.federated, "federated-subject", "the `subject` of a federated credential trusting the emulator's workload issuer (https://{host}/workload-identity); repeat for several")
+	fs.StringVar(&o.appsFile, "apps", "", "JSON `file` listing several app registrations, instead of the single-app flags -client-id, -client-secret, -redirect-uri, -front-channel-logout-url, -client-cert and -federated-subject: [{\"client_id\", \"client_secret\", \"redirect_uris\": [...], \"front_channel_logout_url\", \"client_certificates\": [PEM files], \"federated_subjects\": [...]}]")
 	fs.StringVar(&o.usersFile, "users", "", "JSON `file` listing the accounts (default: alice@demo.test and admin@demo.test)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fs.DurationVar(&o.idTTL, "id-token-ttl", time.Hour, "ID token lifetime")
@@ -103,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "client-id", "client-secret", "redirect-uri", "front-channel-logout-url":
+		case "client-id", "client-secret", "redirect-uri", "front-channel-logout-url", "client-cert", "federated-subject":
 			o.singleApp = append(o.singleApp, "-"+f.Name)
 		}
 	})
@@ -141,6 +147,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		clientID, clientSecret = "", ""
 	}
+	var clientCerts []*x509.Certificate
+	for _, f := range o.clientCerts {
+		certs, err := emulator.LoadCertificates(f)
+		if err != nil {
+			return fmt.Errorf("-client-cert: %w", err)
+		}
+		clientCerts = append(clientCerts, certs...)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	em, err := emulator.New(emulator.Config{
 		Tenant:                o.tenant,
@@ -149,6 +163,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ClientSecret:          clientSecret,
 		RedirectURIs:          o.redirectURIs,
 		FrontChannelLogoutURL: o.logoutURL,
+		ClientCertificates:    clientCerts,
+		FederatedSubjects:     o.federated,
 		Users:                 users,
 		AccessTokenTTL:        o.accessTTL,
 		IDTokenTTL:            o.idTTL,
@@ -223,6 +239,8 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 	for _, app := range em.Apps() {
 		fmt.Fprintf(&b, "  Client ID:      %s\n", app.ClientID)
 		switch {
+		case app.ClientSecret == "":
+			fmt.Fprintf(&b, "  Client secret:  none (a certificate or federated credential instead)\n")
 		case app.ClientSecret == emulator.DemoClientSecret:
 			fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
 		case o.appsFile != "":
@@ -239,6 +257,18 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 		}
 		if app.FrontChannelLogoutURL != "" {
 			fmt.Fprintf(&b, "  Front-channel:  %s\n", app.FrontChannelLogoutURL)
+		}
+		for i, c := range app.ClientCertificates {
+			label := "Certificates:"
+			if i > 0 {
+				label = ""
+			}
+			sum := sha1.Sum(c.Raw)
+			fmt.Fprintf(&b, "  %-15s %X (%s, valid until %s)\n", label, sum, c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+		}
+		if len(app.FederatedSubjects) > 0 {
+			fmt.Fprintf(&b, "  Federated:      issuer %s/workload-identity, audience %s, subjects %s\n", base, emulator.FederatedAudience, strings.Join(app.FederatedSubjects, ", "))
+			fmt.Fprintf(&b, "                  tokens: curl -d subject=%s %s/emulator/workload-token\n", app.FederatedSubjects[0], base)
 		}
 	}
 	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)

@@ -5,13 +5,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,13 +36,16 @@ func writeCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	certFile, keyFile, pool := writeCert(t)
+	clientCert := testutil.NewClientCert(t, nil, "uploaded app certificate", time.Now().Add(48*time.Hour))
+	clientCertFile := testutil.WriteFile(t, "app.crt", clientCert.CertPEM())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
-			"-redirect-uri", "https://localhost:7000/cb", "-redirect-uri", "https://localhost:7000/other"}, &stdout, &stderr)
+			"-redirect-uri", "https://localhost:7000/cb", "-redirect-uri", "https://localhost:7000/other",
+			"-client-cert", clientCertFile, "-federated-subject", "system:serviceaccount:web:app"}, &stdout, &stderr)
 	}()
 
 	listening := regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
@@ -61,6 +67,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		"https://localhost:7000/cb",
 		"https://localhost:7000/other",
 		"alice@demo.test", "alice-password", "admin@demo.test", "app roles: admin",
+		fmt.Sprintf("%X (uploaded app certificate", sha1.Sum(clientCert.Cert.Raw)),
+		"issuer https://localhost:" + port + "/workload-identity", "system:serviceaccount:web:app",
 	} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
@@ -80,6 +88,16 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	resp.Body.Close()
 	if doc["issuer"] != "https://localhost:"+port+"/"+emulator.DefaultTenant+"/v2.0" {
 		t.Errorf("issuer = %v", doc["issuer"])
+	}
+	resp, err = client.PostForm("https://localhost:"+port+"/emulator/workload-token", url.Values{"subject": {"system:serviceaccount:web:app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]string
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Count(tok["token"], ".") != 2 {
+		t.Errorf("workload token: %d %v", resp.StatusCode, tok)
 	}
 
 	cancel()
@@ -113,6 +131,9 @@ func TestRunRefusesBadSetups(t *testing.T) {
 		{"bad redirect URI", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-redirect-uri", "http://example.com/cb"}, "redirect URI"},
 		{"bad admin-consented permission", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-admin-consented", "User.Read,api://other/read"}, "api://other/read"},
 		{"stray argument", []string{"serve"}, "unexpected argument"},
+		{"missing client certificate", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-client-cert", "nope.crt"}, "-client-cert"},
+		{"client certificate that is not one", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-client-cert", usersFile}, "no PEM or DER certificate"},
+		{"EC client certificate", []string{"-addr", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-client-cert", certFile}, "RSA certificates only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package httpsserver builds the HTTPS servers of the app, the emulator and
 // the benchmark's baseline with the same TLS settings, and runs them until
-// their context ends.
+// their context ends (the app behind a TLS-terminating proxy over plain
+// HTTP, with the same timeouts).
 package httpsserver
 
 import (
@@ -37,10 +38,18 @@ func New(h http.Handler, cert tls.Certificate, writeTimeout time.Duration, logge
 }
 
 // Serve serves HTTPS on ln until ctx ends, then shuts down gracefully,
-// giving requests in flight up to grace to finish.
+// giving requests in flight up to grace to finish. A server whose TLSConfig
+// was set to nil serves plain HTTP: the app behind a proxy that terminates
+// TLS.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() {
+		if srv.TLSConfig == nil {
+			errc <- srv.Serve(ln)
+			return
+		}
+		errc <- srv.ServeTLS(ln, "", "")
+	}()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {

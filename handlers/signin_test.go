@@ -1,0 +1,191 @@
+// Sign-in cookies: bounded in number and size, single-use, and refused with the "start again" page when they cannot be trusted.
+
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/testutil"
+	"ms-identity-go-webapp/session"
+)
+
+const testRedirectURI = "https://app.test/auth/redirect"
+
+// newSignInApp is the app with the real templates, an emulator over TLS as
+// its identity provider and file sessions; now is the identity client's
+// clock.
+func newSignInApp(tb testing.TB, now func() time.Time) (app *Application, sessionDir string) {
+	tb.Helper()
+	sessionDir = tb.TempDir()
+	emu, err := emulator.New(emulator.Config{RedirectURIs: []string{testRedirectURI}, SigningKey: testutil.SigningKey()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	idp := httptest.NewTLSServer(emu.Handler())
+	tb.Cleanup(idp.Close)
+	id, err := identity.New(identity.Config{
+		Authority:   emu.Authority(idp.URL),
+		ClientID:    emulator.DemoClientID,
+		Credential:  testutil.SecretCredential(emulator.DemoClientSecret),
+		RedirectURI: testRedirectURI,
+		Scopes:      []string{"User.Read"},
+		HTTPClient:  idp.Client(),
+		Now:         now,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	app, err = New(Options{
+		Logger:       slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
+		Files:        os.DirFS(".."), // the real templates, so escaping is tested too
+		Identity:     id,
+		Sessions:     newTestStore(tb, sessionDir),
+		RedirectPath: "/auth/redirect",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return app, sessionDir
+}
+
+// get serves one request with cookies.
+func get(h http.Handler, target string, cookies []*http.Cookie) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec
+}
+
+// startSignIn starts a sign-in at target and returns its state and cookie.
+func startSignIn(t *testing.T, h http.Handler, target string, jar []*http.Cookie) (string, *http.Cookie) {
+	t.Helper()
+	rec := get(h, target, jar)
+	if rec.Code != http.StatusFound {
+		t.Fatalf("%s: %d", target, rec.Code)
+	}
+	u, _ := url.Parse(rec.Header().Get("Location"))
+	state := u.Query().Get("state")
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == signInCookieName(state) {
+			return state, c
+		}
+	}
+	t.Fatalf("%s set no sign-in cookie for its state", target)
+	return "", nil
+}
+
+// Five sign-ins at once (five tabs) with long return paths send less than
+// 4 KB of cookies; a sixth drops the oldest. No session is stored for any.
+func TestSignInCookiesStayUnder4KB(t *testing.T) {
+	app, dir := newSignInApp(t, time.Now)
+	h := app.Routes()
+	// A protected page remembers itself, query included, as the return path.
+	longest := "/graph?q=" + strings.Repeat("x", maxSignInNext-len("/graph?q="))
+	var jar []*http.Cookie
+	var states []string
+	for range maxSignIns {
+		state, c := startSignIn(t, h, longest, jar)
+		jar = append(jar, c)
+		states = append(states, state)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range jar {
+		r.AddCookie(c)
+	}
+	n := len(r.Header.Get("Cookie"))
+	if n >= 4096 {
+		t.Errorf("%d sign-in cookies take %d bytes of the Cookie header, want under 4096", len(jar), n)
+	}
+	t.Logf("%d sign-in cookies with %d-byte return paths: %d bytes of Cookie header", len(jar), len(longest), n)
+
+	// A longer return path is not kept (the user lands on the home page):
+	// its cookie is no larger than the others.
+	_, long := startSignIn(t, h, "/graph?q="+strings.Repeat("y", 1500), nil)
+	if len(long.Value) > len(jar[0].Value) {
+		t.Errorf("a 1.5 KB return path made a %d-byte sign-in cookie, more than the %d of the longest kept", len(long.Value), len(jar[0].Value))
+	}
+
+	rec := get(h, "/graph", jar)
+	var dropped []string
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			dropped = append(dropped, c.Name)
+		}
+	}
+	if len(dropped) != 1 || dropped[0] != signInCookieName(states[0]) {
+		t.Errorf("a sixth sign-in dropped %q, want only the oldest, %q", dropped, signInCookieName(states[0]))
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("%d session files for sign-ins in progress", len(files))
+	}
+}
+
+// A sign-in cookie that cannot be trusted, or a sign-in that took too long,
+// ends on the "start the sign-in again" page, never a 500, and the cookie is
+// deleted.
+func TestUnusableSignInCookie(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	app, _ := newSignInApp(t, clock)
+	h := app.Routes()
+
+	foreignKeys, _ := session.NewKeys("another-secret-0123456789abcdefghijkl", "")
+	for _, tt := range []struct {
+		name  string
+		spoil func(c *http.Cookie)
+		later time.Duration
+		want  string
+	}{
+		{"tampered", func(c *http.Cookie) {
+			b := []byte(c.Value)
+			b[len(b)/2] ^= 1
+			c.Value = string(b)
+		}, 0, "state_mismatch"},
+		{"oversized", func(c *http.Cookie) { c.Value += strings.Repeat("A", maxSignInCookie) }, 0, "state_mismatch"},
+		{"not base64", func(c *http.Cookie) { c.Value = "!!!" }, 0, "state_mismatch"},
+		{"sealed with another secret", func(c *http.Cookie) {
+			flow := identity.Flow{State: "x", Created: clock()}
+			data, _ := flow.MarshalBinary()
+			c.Value = base64.RawURLEncoding.EncodeToString(foreignKeys.Sealer("sign-in cookie").Seal(data, []byte(c.Name)))
+		}, 0, "state_mismatch"},
+		{"expired", nil, identity.FlowTTL + time.Minute, "flow_expired"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			state, c := startSignIn(t, h, "/graph", nil)
+			if tt.spoil != nil {
+				tt.spoil(c)
+			}
+			mu.Lock()
+			now = now.Add(tt.later)
+			mu.Unlock()
+			rec := get(h, "/auth/redirect?code=x&state="+url.QueryEscape(state), []*http.Cookie{c})
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), tt.want) ||
+				!strings.Contains(rec.Body.String(), "Start the sign-in again") {
+				t.Fatalf("status %d, want 400 with %s and the start-again hint:\n%s", rec.Code, tt.want, rec.Body)
+			}
+			deleted := false
+			for _, set := range rec.Result().Cookies() {
+				deleted = deleted || (set.Name == c.Name && set.MaxAge < 0)
+			}
+			if !deleted {
+				t.Error("the callback did not delete the sign-in cookie")
+			}
+		})
+	}
+}

@@ -1,0 +1,66 @@
+// Package session is the app's session layer: sessions only for signed-in
+// users, kept server-side in files or Redis behind one small interface, in a
+// record format of its own, and loaded and saved once per request around the
+// handlers. The handlers see gorilla/sessions' *sessions.Session.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"time"
+)
+
+// Backend keeps records by session id: files (FileBackend) or Redis
+// (RedisBackend). Records are opaque to it; every backend passes the same
+// test suite (backend_test.go).
+type Backend interface {
+	// Find returns the record of id. A record that is absent or expired is
+	// ErrNotFound.
+	Find(ctx context.Context, id string) ([]byte, error)
+	// Save stores the record of id until expiry, replacing any other.
+	Save(ctx context.Context, id string, record []byte, expiry time.Time) error
+	// Delete removes the record of id; an absent record is no error.
+	Delete(ctx context.Context, id string) error
+	// Exists reports whether id still has a record: a request that loaded a
+	// session checks it before writing the session back, so that it cannot
+	// bring back a session that a sign-out in another tab ended.
+	Exists(ctx context.Context, id string) (bool, error)
+	// Close releases the backend's connections.
+	Close() error
+}
+
+// ErrNotFound means a session id has no record: deleted (signed out),
+// expired, or lost (Redis restarted without persistence).
+var ErrNotFound = errors.New("session: record not found")
+
+// ErrUnavailable means the backend could not be read or written: Redis down
+// or too slow, a session directory the app cannot read. It is an outage, not
+// a sign that the user is signed out: the request gets the "Session storage
+// unavailable" page, and the next one tries again.
+var ErrUnavailable = errors.New("session store unavailable")
+
+// newID returns a new random session id: 256 bits, base32 without padding,
+// so that it is safe in a file name and a Redis key.
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return idEncoding.EncodeToString(b)
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// validID reports whether id has the shape newID gives. Backends refuse
+// other ids, so that no id can name a file outside the session directory.
+func validID(id string) bool {
+	if len(id) != idEncoding.EncodedLen(32) {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,239 @@
+// The test suite every Backend passes, run against the file backend and a real redis-server.
+
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/internal/testutil"
+)
+
+// backendUnderTest is a backend and a way to make it fail as an outage would.
+type backendUnderTest struct {
+	backend Backend
+	// breakIt makes every operation fail as an outage; the returned
+	// function repairs it (the records may be lost, as with a Redis
+	// restart without persistence).
+	breakIt func(t *testing.T) (repair func())
+}
+
+func newFileUnderTest(t *testing.T) backendUnderTest {
+	dir := filepath.Join(t.TempDir(), "sessions")
+	b, err := NewFileBackend(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+		// A session directory that is not a directory any more: every
+		// read and write fails, and none of them means "not found".
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return func() { os.Remove(dir); os.Mkdir(dir, 0o700) }
+	}}
+}
+
+func newRedisUnderTest(t *testing.T) backendUnderTest {
+	rs := testutil.StartRedis(t, "")
+	b, err := NewRedisBackend(context.Background(), rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+		rs.Stop()
+		return rs.Start
+	}}
+}
+
+var backends = []struct {
+	name string
+	new  func(t *testing.T) backendUnderTest
+}{
+	{"file", newFileUnderTest},
+	{"redis", newRedisUnderTest},
+}
+
+func TestBackends(t *testing.T) {
+	for _, bt := range backends {
+		t.Run(bt.name, func(t *testing.T) { testBackend(t, bt.new) })
+	}
+}
+
+func testBackend(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
+	ctx := context.Background()
+	hour := time.Now().Add(time.Hour)
+
+	t.Run("absent", func(t *testing.T) {
+		b := newBackend(t).backend
+		id := newID()
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find: %v, want ErrNotFound", err)
+		}
+		if ok, err := b.Exists(ctx, id); ok || err != nil {
+			t.Errorf("Exists: %v %v", ok, err)
+		}
+		if err := b.Delete(ctx, id); err != nil {
+			t.Errorf("Delete: %v", err)
+		}
+	})
+
+	t.Run("save, replace, find, delete", func(t *testing.T) {
+		b := newBackend(t).backend
+		id, other := newID(), newID()
+		if err := b.Save(ctx, id, []byte("first\x00record"), hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Save(ctx, other, []byte("other"), hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || string(got) != "first\x00record" {
+			t.Fatalf("Find: %q %v", got, err)
+		}
+		if err := b.Save(ctx, id, []byte("second"), hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || string(got) != "second" {
+			t.Fatalf("Find after replace: %q %v", got, err)
+		}
+		if ok, err := b.Exists(ctx, id); !ok || err != nil {
+			t.Fatalf("Exists: %v %v", ok, err)
+		}
+		if err := b.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find after Delete: %v", err)
+		}
+		if ok, _ := b.Exists(ctx, id); ok {
+			t.Error("Exists after Delete")
+		}
+		if got, err := b.Find(ctx, other); err != nil || string(got) != "other" {
+			t.Errorf("another record was touched: %q %v", got, err)
+		}
+	})
+
+	t.Run("large record", func(t *testing.T) {
+		b := newBackend(t).backend
+		id := newID()
+		big := bytes.Repeat([]byte{0xa5}, MaxRecordSize)
+		if err := b.Save(ctx, id, big, hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("Find: %d bytes, %v", len(got), err)
+		}
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		b := newBackend(t).backend
+		id := newID()
+		if err := b.Save(ctx, id, []byte("r"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find of an expired record: %v", err)
+		}
+		if ok, _ := b.Exists(ctx, id); ok {
+			t.Error("an expired record exists")
+		}
+	})
+
+	t.Run("outage", func(t *testing.T) {
+		bt := newBackend(t)
+		b := bt.backend
+		id := newID()
+		if err := b.Save(ctx, id, []byte("r"), hour); err != nil {
+			t.Fatal(err)
+		}
+		repair := bt.breakIt(t)
+		start := time.Now()
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Find: %v, want ErrUnavailable", err)
+		}
+		if err := b.Save(ctx, id, []byte("r"), hour); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Save: %v, want ErrUnavailable", err)
+		}
+		if _, err := b.Exists(ctx, id); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Exists: %v, want ErrUnavailable", err)
+		}
+		if err := b.Delete(ctx, id); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Delete: %v, want ErrUnavailable", err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("four operations took %s to report the outage", took)
+		}
+		repair()
+		// Recovers by itself: the next operations work.
+		if err := b.Save(ctx, id, []byte("again"), hour); err != nil {
+			t.Fatalf("Save after the repair: %v", err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || string(got) != "again" {
+			t.Fatalf("Find after the repair: %q %v", got, err)
+		}
+	})
+
+	t.Run("ids", func(t *testing.T) {
+		b := newBackend(t).backend
+		for _, id := range []string{"", "../../etc/passwd", "a/b", "short"} {
+			if _, err := b.Find(ctx, id); err == nil {
+				t.Errorf("Find(%q) found something", id)
+			}
+		}
+	})
+}
+
+// Clean deletes expired and headerless session files and stale temporary
+// files, and nothing else.
+func TestFileBackendClean(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewFileBackend(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	live, expired := newID(), newID()
+	if err := b.Save(ctx, live, []byte("r"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(ctx, expired, []byte("r"), now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("session_GARBAGE", []byte("short"), 0)
+	write(tempPrefix+"OLD", []byte("half a record"), time.Hour)
+	write(tempPrefix+"NEW", []byte("being written"), 0)
+	write("unrelated", nil, 30*24*time.Hour)
+
+	n, err := b.Clean(now)
+	if err != nil || n != 3 {
+		t.Fatalf("removed %d, err %v; want 3", n, err)
+	}
+	for name, keep := range map[string]bool{
+		filePrefix + live: true, filePrefix + expired: false, "session_GARBAGE": false,
+		tempPrefix + "OLD": false, tempPrefix + "NEW": true, "unrelated": true,
+	} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != keep {
+			t.Errorf("%s exists = %v, want %v", name, err == nil, keep)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+// LoadAndSave: the request side of sessions, loaded once before the handler and saved after it only when they changed.
+
+package session
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+)
+
+// ErrorFunc answers a request whose session could not be loaded or saved.
+type ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
+
+// state is what LoadAndSave remembers about the request's session.
+type state struct {
+	gs       *sessions.Session
+	loadedID string // the id the session was loaded with, "" for none
+	loaded   []byte // its values' encoding when loaded
+	stale    bool   // loaded with the previous secret: save again with the current one
+}
+
+type contextKey struct{}
+
+// FromContext returns the session of the request, as LoadAndSave loaded it.
+func FromContext(ctx context.Context) *sessions.Session {
+	if st, ok := ctx.Value(contextKey{}).(*state); ok {
+		return st.gs
+	}
+	return nil
+}
+
+// Renew gives the session a new id when it is saved, and deletes the
+// record under the old one: done at sign-in, so that an id an attacker
+// planted before (session fixation) is worth nothing after.
+func Renew(gs *sessions.Session) { gs.ID = "" }
+
+// Destroy ends the session when it is saved: its record is deleted and its
+// cookie expired (gorilla's MaxAge < 0).
+func Destroy(gs *sessions.Session) { gs.Options.MaxAge = -1 }
+
+// LoadAndSave loads the request's session once, before next, and saves it
+// after next only when it changed, as scs's LoadAndSave does: handlers change
+// the *sessions.Session that FromContext returns and never save it
+// themselves.
+//
+// next's answer is held back until the session is saved: the save may set
+// the cookie, and when it fails (the store went down) the browser must get
+// onError's page rather than a page that claims a change was kept.
+//
+// A session that holds no values is not stored at all: a visitor who only
+// looks, opens /login or follows a broken link creates no record. A cookie
+// that names no usable session is treated as no cookie; onInvalid (for the
+// log) is told why.
+func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, err error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			gs, stale, err := s.load(r, CookieName)
+			switch {
+			case err == nil:
+			case signedOut(err):
+				onInvalid(r, err)
+			default:
+				onError(w, r, err)
+				return
+			}
+			st := &state{gs: gs, loadedID: gs.ID, stale: stale}
+			if !gs.IsNew {
+				values, _ := recordValues(gs.Values)
+				st.loaded = encodeValues(values)
+			}
+			buf := &bufferedWriter{header: w.Header().Clone(), status: http.StatusOK}
+			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
+			if err := s.commit(buf, r, st); err != nil {
+				onError(w, r, err)
+				return
+			}
+			buf.flushTo(w)
+		})
+	}
+}
+
+// commit saves the session after the handler, if there is anything to do.
+func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error {
+	gs := st.gs
+	if gs.Options.MaxAge < 0 || len(gs.Values) == 0 {
+		// Ended (sign-out), or nothing left worth keeping (a user signed
+		// out because their tokens were revoked): no record, no cookie.
+		if st.loadedID == "" && gs.Options.MaxAge >= 0 {
+			return nil
+		}
+		gs.ID = st.loadedID
+		gs.Options.MaxAge = -1
+		return s.Save(r, w, gs)
+	}
+	values, err := recordValues(gs.Values)
+	if err != nil {
+		return err
+	}
+	encoded := encodeValues(values)
+	switch {
+	case gs.ID == "" || gs.ID != st.loadedID:
+		// New, or renewed at sign-in: a fresh id, and the old record goes.
+		if st.loadedID != "" {
+			if err := s.backend.Delete(r.Context(), st.loadedID); err != nil {
+				return err
+			}
+		}
+		gs.ID = ""
+	case bytes.Equal(encoded, st.loaded) && !st.stale:
+		return nil
+	default:
+		// Another request may have ended this session since this one
+		// loaded it (a sign-out in another tab while this page refreshed a
+		// token): writing it back would undo the sign-out.
+		ok, err := s.backend.Exists(r.Context(), gs.ID)
+		if err != nil {
+			return fmt.Errorf("checking the session still exists: %w", err)
+		}
+		if !ok {
+			return nil
+		}
+	}
+	return s.Save(r, w, gs)
+}
+
+// bufferedWriter holds a handler's answer until the session is saved.
+type bufferedWriter struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+
+func (b *bufferedWriter) WriteHeader(status int) {
+	if !b.wroteHeader {
+		b.status, b.wroteHeader = status, true
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	b.wroteHeader = true
+	return b.body.Write(p)
+}
+
+// flushTo sends the held answer, with its headers, to w.
+func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k := range h {
+		if _, ok := b.header[k]; !ok {
+			delete(h, k)
+		}
+	}
+	for k, v := range b.header {
+		h[k] = v
+	}
+	w.WriteHeader(b.status)
+	b.body.WriteTo(w)
+}

@@ -1,0 +1,139 @@
+// Redis backend: sessions in Redis, so that several app instances share their users' sessions.
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// RedisKeyPrefix starts the Redis key of every session: the key is the
+// prefix followed by the session id.
+const RedisKeyPrefix = "ms-identity-go-webapp:session:"
+
+// Timeouts of the Redis client. They are short on purpose: a Redis outage
+// must answer the user with an error page within a couple of seconds, not
+// hold every request until the server's write timeout.
+const (
+	redisDialTimeout = time.Second
+	redisIOTimeout   = time.Second
+	// redisOpTimeout bounds one command, its retry included.
+	redisOpTimeout = 2 * time.Second
+)
+
+// RedisBackend keeps each record under RedisKeyPrefix+id, expiring with its
+// session (SET ... EXAT), so that Redis cleans up after itself. Records are
+// sealed before they get here: Redis never holds a token in the clear.
+type RedisBackend struct {
+	client *redis.Client
+}
+
+// NewRedisBackend connects to the Redis server at redisURL (redis://,
+// rediss:// or unix://) and checks that it answers PING. The error names
+// REDIS_URL, without its password.
+func NewRedisBackend(ctx context.Context, redisURL string) (*RedisBackend, error) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %q is not a Redis URL such as redis://127.0.0.1:6379/0: %v", redactURL(redisURL), err)
+	}
+	opts.DialTimeout = redisDialTimeout
+	opts.ReadTimeout = redisIOTimeout
+	opts.WriteTimeout = redisIOTimeout
+	opts.PoolTimeout = redisIOTimeout
+	opts.ContextTimeoutEnabled = true
+	// One retry covers a pooled connection that a Redis restart closed;
+	// more would only make an outage slower to report.
+	opts.MaxRetries = 1
+	opts.DialerRetries = 1
+	// Nothing but GET, SET, DEL and EXISTS: no client-side tracking, no
+	// maintenance notifications, no CLIENT SETINFO on every new connection.
+	opts.DisableIdentity = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	client := redis.NewClient(opts)
+
+	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("SESSION_TYPE=redis: cannot reach Redis at REDIS_URL %s: %v", redactURL(redisURL), err)
+	}
+	return &RedisBackend{client: client}, nil
+}
+
+// redactURL hides the password of a Redis URL, for error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+func key(id string) string { return RedisKeyPrefix + id }
+
+func redisError(op string, err error) error {
+	return fmt.Errorf("%w: %s a session in Redis: %w", ErrUnavailable, op, err)
+}
+
+func (b *RedisBackend) Find(ctx context.Context, id string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	data, err := b.client.Get(ctx, key(id)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, redisError("reading", err)
+	}
+	return data, nil
+}
+
+func (b *RedisBackend) Save(ctx context.Context, id string, record []byte, expiry time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	var err error
+	if time.Until(expiry) <= 0 {
+		// Redis refuses an expiry in the past; such a record is gone.
+		err = b.client.Del(ctx, key(id)).Err()
+	} else {
+		err = b.client.SetArgs(ctx, key(id), record, redis.SetArgs{ExpireAt: expiry}).Err()
+	}
+	if err != nil {
+		return redisError("writing", err)
+	}
+	return nil
+}
+
+func (b *RedisBackend) Delete(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	if err := b.client.Del(ctx, key(id)).Err(); err != nil {
+		return redisError("deleting", err)
+	}
+	return nil
+}
+
+func (b *RedisBackend) Exists(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	n, err := b.client.Exists(ctx, key(id)).Result()
+	if err != nil {
+		return false, redisError("looking up", err)
+	}
+	return n > 0, nil
+}
+
+// Close closes the connection pool.
+func (b *RedisBackend) Close() error { return b.client.Close() }
+
+// NewRedisBackendFromClient returns a backend over a client the caller made
+// and closes: tests use it to read what the app stored.
+func NewRedisBackendFromClient(client *redis.Client) *RedisBackend {
+	return &RedisBackend{client: client}
+}

@@ -1,0 +1,185 @@
+// Store: a gorilla sessions.Store over a Backend, with the session id in a securecookie cookie and the values in a sealed record.
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// CookieName is the name of the cookie that carries the session id.
+// Browsers accept a __Host- cookie only when it is Secure, has Path=/ and no
+// Domain, so a sibling subdomain cannot plant one to fix a user's session.
+const CookieName = "__Host-session"
+
+// Lifetime is how long a session lives after it last changed.
+const Lifetime = 7 * 24 * time.Hour
+
+// Store implements gorilla's sessions.Store: the cookie holds only the
+// session id, signed and encrypted by securecookie, so a token cache of
+// 5-10 KB never overflows it; the values live in the Backend, sealed in a
+// record (record.go). Handlers do not call it: LoadAndSave loads the
+// request's session before them and saves it after them.
+type Store struct {
+	backend Backend
+	keys    *Keys
+	records *Sealer
+	// Options are the cookie's attributes for new sessions.
+	Options *sessions.Options
+	now     func() time.Time
+}
+
+// NewStore returns a store over backend with the keys derived from the
+// session secret.
+func NewStore(backend Backend, keys *Keys) *Store {
+	return &Store{
+		backend: backend,
+		keys:    keys,
+		records: keys.Sealer("session record"),
+		Options: &sessions.Options{
+			Path:     "/",
+			MaxAge:   int(Lifetime / time.Second),
+			Secure:   true,
+			HttpOnly: true,
+			// Lax, not Strict: a user who follows a link to the app from
+			// elsewhere arrives signed in.
+			SameSite: http.SameSiteLaxMode,
+		},
+		now: time.Now,
+	}
+}
+
+// Keys returns the keys the store was made with, for the other values the
+// app seals with them (the sign-in cookies).
+func (s *Store) Keys() *Keys { return s.keys }
+
+// Backend returns the store's backend.
+func (s *Store) Backend() Backend { return s.backend }
+
+// Close releases the backend's connections.
+func (s *Store) Close() error { return s.backend.Close() }
+
+// Get returns the request's session through gorilla's per-request registry:
+// the same session however often it is asked for.
+func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session the request's cookie names. Without a cookie it
+// returns a new, empty session and asks the backend nothing. A cookie or
+// record that cannot be used (tampered, foreign, expired, deleted) gives a
+// new session and an error wrapping ErrInvalid or ErrNotFound: the user is
+// signed out. A backend that does not answer gives an error wrapping
+// ErrUnavailable.
+func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
+	gs, _, err := s.load(r, name)
+	return gs, err
+}
+
+// load is New, also reporting whether the cookie or the record was sealed
+// with the previous secret.
+func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, stale bool, err error) {
+	gs = sessions.NewSession(s, name)
+	opts := *s.Options
+	gs.Options = &opts
+	gs.IsNew = true
+	c, err := r.Cookie(name)
+	if err != nil {
+		return gs, false, nil
+	}
+	id, values, stale, err := s.Load(r.Context(), c.Value)
+	if err != nil {
+		return gs, false, err
+	}
+	gs.ID, gs.IsNew = id, false
+	for k, v := range values {
+		gs.Values[k] = v
+	}
+	return gs, stale, nil
+}
+
+// Load returns the id and values of the session a cookie value names: what
+// a request carrying that cookie loads. Tests and the benchmark use it to
+// look at stored sessions as the app sees them.
+func (s *Store) Load(ctx context.Context, cookie string) (id string, values Values, stale bool, err error) {
+	if len(cookie) > 4096 {
+		return "", nil, false, fmt.Errorf("%w: the session cookie is too long", ErrInvalid)
+	}
+	id, staleCookie, err := s.keys.decodeCookie(CookieName, cookie)
+	if err != nil {
+		return "", nil, false, err
+	}
+	values, staleRecord, err := s.LoadID(ctx, id)
+	return id, values, staleCookie || staleRecord, err
+}
+
+// LoadID returns the values of the session id from the backend.
+func (s *Store) LoadID(ctx context.Context, id string) (values Values, stale bool, err error) {
+	record, err := s.backend.Find(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return openRecord(s.records, id, record)
+}
+
+// Save stores the session and sets its cookie. With a MaxAge below zero
+// it deletes the record and expires the cookie, as gorilla's stores do. A
+// session without an id (new, or renewed at sign-in) gets a new random one.
+// Values must have string keys and []byte values.
+func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Session) error {
+	if gs.Options.MaxAge < 0 {
+		if gs.ID != "" {
+			if err := s.backend.Delete(r.Context(), gs.ID); err != nil {
+				return err
+			}
+		}
+		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
+		return nil
+	}
+	values, err := recordValues(gs.Values)
+	if err != nil {
+		return err
+	}
+	if gs.ID == "" {
+		gs.ID = newID()
+	}
+	record, err := sealRecord(s.records, gs.ID, values)
+	if err != nil {
+		return err
+	}
+	if err := s.backend.Save(r.Context(), gs.ID, record, s.now().Add(time.Duration(gs.Options.MaxAge)*time.Second)); err != nil {
+		return err
+	}
+	cookie, err := s.keys.encodeCookie(gs.Name(), gs.ID)
+	if err != nil {
+		return fmt.Errorf("session: encoding the cookie: %w", err)
+	}
+	http.SetCookie(w, sessions.NewCookie(gs.Name(), cookie, gs.Options))
+	gs.IsNew = false
+	return nil
+}
+
+// recordValues converts gorilla's values to what a record holds.
+func recordValues(v map[any]any) (Values, error) {
+	values := make(Values, len(v))
+	for k, v := range v {
+		ks, ok1 := k.(string)
+		vb, ok2 := v.([]byte)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("session: value %v is %T under a %T key; a session keeps []byte under string keys", k, v, k)
+		}
+		values[ks] = vb
+	}
+	return values, nil
+}
+
+// signedOut reports whether a load error only means that the user is
+// signed out (rather than that the store is down).
+func signedOut(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)
+}

@@ -1,0 +1,251 @@
+// Sessions end to end: anonymous visitors store nothing, sign-ins in several
+// tabs at once, a replayed sign-in response, and a session secret rotated
+// without signing anyone out.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ms-identity-go-webapp/emulator"
+)
+
+// Anonymous requests to every kind of route (the home page, /login, the
+// protected pages that start a sign-in, a callback with garbage, a static
+// file, a 404) store no session file and no Redis key; a normal sign-in
+// afterwards stores exactly one.
+func TestAnonymousRequestsStoreNothing(t *testing.T) {
+	requests := 10_000
+	if testing.Short() {
+		requests = 1_000
+	}
+	for _, store := range []string{"filesystem", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			co := clusterOptions{instances: 1}
+			if store == "redis" {
+				co.redis = startRedis(t)
+			}
+			c := newCluster(t, co)
+			env := c.instances[0]
+			stored := func() int64 {
+				if co.redis != nil {
+					n, err := co.redis.Client().DBSize(context.Background()).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return n
+				}
+				files, err := os.ReadDir(env.cfg.SessionDir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int64(len(files))
+			}
+
+			routes := []struct {
+				path   string
+				status int
+			}{
+				{"/", http.StatusOK},
+				{"/login", http.StatusOK},
+				{"/login?next=/graph", http.StatusOK},
+				{"/graph", http.StatusFound},
+				{"/token_details", http.StatusFound},
+				{"/admin", http.StatusFound},
+				{"/auth/redirect?state=x&code=y", http.StatusBadRequest},
+				{"/static/style.css", http.StatusOK},
+				{"/no-such-page", http.StatusNotFound},
+			}
+			// No cookie jar: every request is a new visitor, as a bot
+			// filling the disk would be.
+			client := *env.client
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			var next, sessionCookies atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			start := time.Now()
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(requests) || ctx.Err() != nil {
+							return
+						}
+						route := routes[i%int64(len(routes))]
+						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, env.appURL+route.path, nil)
+						resp, err := client.Do(req)
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != route.status {
+							errs <- fmt.Errorf("%s: status %d, want %d", route.path, resp.StatusCode, route.status)
+							return
+						}
+						for _, line := range resp.Header.Values("Set-Cookie") {
+							if strings.HasPrefix(line, "__Host-session=") {
+								sessionCookies.Add(1)
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%d of %d requests in the 3-minute bound", next.Load(), requests)
+			}
+			t.Logf("%d anonymous requests in %s", requests, time.Since(start).Round(time.Millisecond))
+			if n := stored(); n != 0 {
+				t.Errorf("%d anonymous requests stored %d sessions, want 0", requests, n)
+			}
+			if n := sessionCookies.Load(); n != 0 {
+				t.Errorf("%d anonymous answers set a session cookie", n)
+			}
+
+			b := env.newBrowser()
+			b.signIn("alice@demo.test", "alice-password")
+			assertContains(t, b.get("/token_details"), "alice@demo.test")
+			if n := stored(); n != 1 {
+				t.Errorf("one signed-in user: %d sessions stored, want 1", n)
+			}
+		})
+	}
+}
+
+// Three tabs of one browser start a sign-in each, at the same time; each
+// completes, in any order, and lands on the page it started from.
+func TestParallelSignInsInOneBrowser(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	pages := []string{"/graph", "/token_details", "/admin"}
+	starts := make([]*page, len(pages))
+	var wg sync.WaitGroup
+	for i, path := range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := b.client.Get(env.appURL + path)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			starts[i] = &page{status: resp.StatusCode, location: resp.Header.Get("Location")}
+		}()
+	}
+	wg.Wait()
+	for i, p := range starts {
+		if p == nil || p.status != http.StatusFound || !strings.Contains(p.location, "/oauth2/v2.0/authorize?") {
+			t.Fatalf("tab %d (%s) did not start a sign-in: %+v", i, pages[i], p)
+		}
+	}
+	if n := len(b.signInCookies()); n != len(pages) {
+		t.Fatalf("%d sign-in cookies for %d sign-ins", n, len(pages))
+	}
+	// The identity provider answers each tab; the callbacks come back in
+	// another order than the sign-ins started.
+	backs := make([]*page, len(pages))
+	for i, p := range starts {
+		backs[i] = b.submitSignIn(p.location, "admin@demo.test", "admin-password", "signin")
+		assertStatus(t, backs[i], http.StatusFound)
+	}
+	for _, i := range []int{2, 0, 1} {
+		landed := b.follow(backs[i])
+		assertStatus(t, landed, http.StatusSeeOther)
+		if landed.location != env.appURL+pages[i] {
+			t.Errorf("tab %d landed on %s, want %s", i, landed.location, pages[i])
+		}
+		assertContains(t, b.follow(landed), "Ada Admin")
+	}
+	if n := len(b.signInCookies()); n != 0 {
+		t.Errorf("%d sign-in cookies left after every sign-in completed", n)
+	}
+	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 1 {
+		t.Errorf("%d session files for one browser, want 1", len(files))
+	}
+}
+
+// A sign-in response replayed with a copy of the browser's sign-in cookie
+// (captured from the network or the device: the cookie is HttpOnly) after
+// the real callback: the cookie is gone from the browser, but the copy
+// still opens. What stops the replay is the identity provider: the code was
+// redeemed once and is refused the second time, so nobody is signed in.
+func TestReplayedResponseWithCapturedSignInCookie(t *testing.T) {
+	env := newTestEnv(t)
+	victim := env.newBrowser()
+	start := victim.get("/graph")
+	captured := victim.signInCookies()
+	back := victim.submitSignIn(start.location, "alice@demo.test", "alice-password", "signin")
+	assertStatus(t, victim.follow(back), http.StatusSeeOther)
+
+	attacker := env.newBrowser()
+	u, _ := url.Parse(env.appURL)
+	attacker.client.Jar.SetCookies(u, captured)
+	before := env.emu.Stats()[emulator.StatTokenAuthorizationCode]
+	p := attacker.get(back.location)
+	assertStatus(t, p, http.StatusBadRequest)
+	assertContains(t, p, "invalid_grant")
+	if env.emu.Stats()[emulator.StatTokenAuthorizationCode] != before+1 {
+		t.Error("the replayed code did not reach the token endpoint: the test proves nothing")
+	}
+	assertStatus(t, attacker.get("/token_details"), http.StatusFound)
+	assertContains(t, victim.get("/token_details"), "alice@demo.test")
+}
+
+// SESSION_SECRET_PREVIOUS keeps a signed-in user signed in across a secret
+// change: instance 0 has the old secret, instance 1 the new one with the old
+// as previous, instance 2 only the new one. A session made on 0 loads on 1,
+// which seals it again with the new secret, so that 2 loads it too.
+func TestSecretRotationKeepsUsersSignedIn(t *testing.T) {
+	const oldSecret = "test-session-secret-0123456789abcdef" // newCluster's
+	const newSecret = "the-rotated-session-secret-0123456789abcdef"
+	c := newCluster(t, clusterOptions{instances: 3, instanceEnv: map[int]map[string]string{
+		1: {"SESSION_SECRET": newSecret, "SESSION_SECRET_PREVIOUS": oldSecret},
+		2: {"SESSION_SECRET": newSecret},
+	}})
+	b := c.instances[0].newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+
+	// Without the previous secret the old session is unreadable: this is
+	// what the setting prevents.
+	other := c.instances[0].newBrowser()
+	u, _ := url.Parse(c.instances[0].appURL)
+	other.client.Jar.SetCookies(u, []*http.Cookie{b.sessionCookie()})
+	assertStatus(t, other.get(c.on(2, "/token_details")), http.StatusFound)
+
+	p := b.get(c.on(1, "/token_details"))
+	assertStatus(t, p, http.StatusOK)
+	assertContains(t, p, "alice@demo.test")
+	if setCookie(p, "__Host-session=") == "" {
+		t.Error("the session loaded with the previous secret was not sealed again")
+	}
+	p = b.get(c.on(2, "/token_details"))
+	assertStatus(t, p, http.StatusOK)
+	assertContains(t, p, "alice@demo.test")
+
+	// A sign-in started before the change completes after it.
+	b2 := c.instances[0].newBrowser()
+	start := b2.get(c.on(0, "/graph"))
+	back := b2.submitSignIn(start.location, "admin@demo.test", "admin-password", "signin")
+	assertStatus(t, b2.get(c.onInstance(1, back.location)), http.StatusSeeOther)
+	assertContains(t, b2.get(c.on(2, "/admin")), "You have the admin app role.")
+}
