@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 			return nil, err
 		}
 		hopts.Identity, hopts.Sessions = id, store
-		hopts.SessionsReady = sessionsReady(ctx, cfg)
+		hopts.SessionsReady = store.Ping
 	}
 	h, err := handlers.New(hopts)
 	if err != nil {
