@@ -292,3 +292,48 @@ func TestFailedCallbackDeletesTheSignInCookie(t *testing.T) {
 	}
 	assertStatus(t, b.get("/token_details"), http.StatusFound) // not signed in
 }
+
+// Graph failing or hanging gets an error page in time, and the next request works.
+func TestGraphFaults(t *testing.T) {
+	env := newTestEnv(t, withAppEnv("GRAPH_TIMEOUT", "500ms"))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointGraph, Status: http.StatusServiceUnavailable, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/graph")
+	assertStatus(t, p, http.StatusBadGateway)
+	assertContains(t, p, "Microsoft Graph call failed")
+	assertContains(t, p, "503")
+
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointGraph, Delay: 5 * time.Second, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p = b.get("/graph")
+	assertStatus(t, p, http.StatusGatewayTimeout)
+	assertContains(t, p, "did not answer within 500ms")
+	if waited := time.Since(start); waited > 4*time.Second {
+		t.Errorf("a hanging Graph held the page for %s", waited)
+	}
+
+	assertContains(t, b.get("/graph"), "Alice Smith")
+}
+
+// The token endpoint failing during sign-in shows a clear page, not a 500.
+func TestTokenEndpointDownDuringSignIn(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	login := b.get("/login")
+	if err := env.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Status: http.StatusInternalServerError, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	back := b.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+	p := b.follow(back)
+	assertStatus(t, p, http.StatusServiceUnavailable)
+	assertContains(t, p, "Cannot reach the identity provider")
+	// The next sign-in works.
+	b.signIn("alice@demo.test", "alice-password")
+	assertContains(t, b.get("/token_details"), "alice@demo.test")
+}

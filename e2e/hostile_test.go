@@ -450,3 +450,70 @@ func TestRefreshedIDTokenForAnotherUserSignsOut(t *testing.T) {
 	// The admin's own session is untouched.
 	assertContains(t, admin.get("/token_details"), "admin@demo.test")
 }
+
+// next is honoured only when it is a path on this site.
+func TestOpenRedirects(t *testing.T) {
+	env := newTestEnv(t)
+	tests := []struct{ next, want string }{
+		{"/token_details", "/token_details"},
+		{"//evil.example", "/"},
+		{"https://evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"%2F%2Fevil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			b := env.newBrowser()
+			login := b.get("/login?next=" + url.QueryEscape(tt.next))
+			back := b.submitSignIn(authURLFrom(t, login), "alice@demo.test", "alice-password", "signin")
+			landed := b.follow(back)
+			assertStatus(t, landed, http.StatusSeeOther)
+			if landed.location != env.appURL+tt.want {
+				t.Errorf("next=%q sent the browser to %q", tt.next, landed.location)
+			}
+		})
+	}
+}
+
+// HTML in a claim the pages show is escaped, never run.
+func TestHTMLInUserNameIsEscaped(t *testing.T) {
+	env := newTestEnv(t, withUsers(emulator.User{
+		Username: "mallory@demo.test", Password: "mallory-password",
+		Name: `<script>alert("name")</script>`, GivenName: `<img src=x onerror=alert(1)>`, Surname: "M",
+	}))
+	b := env.newBrowser()
+	b.signIn("mallory@demo.test", "mallory-password")
+	for _, path := range []string{"/", "/graph", "/token_details"} {
+		p := b.get(path)
+		assertStatus(t, p, http.StatusOK)
+		assertNotContains(t, p, `<script>alert("name")</script>`)
+		assertNotContains(t, p, `<img src=x`)
+		assertContains(t, p, "&lt;script&gt;")
+	}
+}
+
+// Every response carries the security headers; a 404 is a page in the layout.
+func TestSecurityHeadersAndNotFound(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	for _, path := range []string{"/", "/login", "/graph", "/nope", "/static/style.css", "/auth/redirect"} {
+		p := b.get(path)
+		for header, want := range map[string]string{
+			"Content-Security-Policy":   "default-src 'none'",
+			"Strict-Transport-Security": "max-age=",
+			"X-Content-Type-Options":    "nosniff",
+			"X-Frame-Options":           "DENY",
+			"Referrer-Policy":           "no-referrer",
+		} {
+			if !strings.Contains(p.header.Get(header), want) {
+				t.Errorf("%s: %s = %q", path, header, p.header.Get(header))
+			}
+		}
+	}
+	nf := b.get("/nope")
+	assertStatus(t, nf, http.StatusNotFound)
+	assertContains(t, nf, "Page not found")
+	assertContains(t, nf, `<link rel="stylesheet" href="/static/style.css">`)
+}

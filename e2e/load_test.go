@@ -405,3 +405,65 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	i = min(max(i, 0), len(s)-1)
 	return s[i].Round(100 * time.Microsecond)
 }
+
+// Fifty users sign in and call /graph at once: every page shows its own
+// user, and nothing fails.
+func TestConcurrentUsers(t *testing.T) {
+	const n = 50
+	users := make([]emulator.User, n)
+	for i := range users {
+		users[i] = emulator.User{
+			Username: fmt.Sprintf("user%02d@demo.test", i), Password: fmt.Sprintf("password-%02d", i),
+			Name: fmt.Sprintf("User Number %02d", i), GivenName: "User", Surname: fmt.Sprintf("%02d", i),
+		}
+	}
+	env := newTestEnv(t, withUsers(users...), withEmulator(func(c *emulator.Config) { c.AccessTokenTTL = 2 * time.Minute }))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- concurrentUser(env, users[i])
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := env.emu.Stats()[emulator.StatOpenIDConfiguration]; got != 1 {
+		t.Errorf("openid-configuration fetched %d times by %d concurrent users, want 1", got, n)
+	}
+}
+
+// concurrentUser signs one user in and loads /graph three times, reporting
+// the first thing that goes wrong (t.Fatal cannot be called off the test's
+// goroutine).
+func concurrentUser(env *testEnv, u emulator.User) error {
+	ctx := env.t.Context()
+	b := env.newBrowser()
+	p, err := emulatortest.Get(ctx, b.client, env.appURL+"/graph")
+	if err != nil || p.Status != http.StatusFound {
+		return fmt.Errorf("%s: /graph before sign-in: %v %v", u.Username, err, p)
+	}
+	if p, err = emulatortest.SignIn(ctx, b.client, p.Location, u.Username, u.Password); err != nil || p.Status != http.StatusFound {
+		return fmt.Errorf("%s: sign-in form: %v %v", u.Username, err, p)
+	}
+	if p, err = emulatortest.Get(ctx, b.client, p.Location); err != nil || p.Status != http.StatusSeeOther {
+		return fmt.Errorf("%s: callback: %v %v", u.Username, err, p)
+	}
+	for range 3 {
+		p, err := emulatortest.Get(ctx, b.client, env.appURL+"/graph")
+		if err != nil || p.Status != http.StatusOK {
+			return fmt.Errorf("%s: /graph: %v %v", u.Username, err, p)
+		}
+		if !strings.Contains(p.Body, "Hello "+u.Name+"!") || !strings.Contains(p.Body, u.Username) {
+			return fmt.Errorf("%s: /graph shows another user", u.Username)
+		}
+	}
+	return nil
+}

@@ -49,8 +49,7 @@ type App struct {
 // New builds the app from cfg: the client credential, the identity client,
 // the session store and the handlers. A configuration with Problems builds
 // an app that shows them on every page. ctx bounds the background work (the
-// clean-up of expired session files, the readiness check's Redis client);
-// Close releases the session store.
+// clean-up of expired session files); Close releases the session store.
 func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 	logger := opts.Logger
 	if logger == nil {

@@ -1,4 +1,4 @@
-// Serving: the log format, the session store's readiness check, the start-up line, and the drain on SIGTERM.
+// Serving: the log format, the start-up line, and the drain on SIGTERM.
 
 package app
 
