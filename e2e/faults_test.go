@@ -1,6 +1,7 @@
-// Faults the app must survive beyond those in e2e_test.go: a slow token
-// endpoint, an identity provider that cannot be reached at all at start-up,
-// and session files that were deleted or corrupted.
+// Faults the app must survive: a slow or failing token endpoint, Graph
+// failing or hanging, an identity provider that cannot be reached at
+// start-up, session files deleted or corrupted, a failed callback, and a
+// sign-out racing a page in flight.
 
 package e2e
 

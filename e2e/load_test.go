@@ -3,7 +3,7 @@
 // tokens short-lived enough that every call refreshes, then /admin, then
 // signing out. Bounded in users, requests and time; run it with
 //
-//	go test -run TestLoad -count=1 -v -load.users=200 -load.graph=10 .
+//	go test -run TestLoad -count=1 -v -load.users=200 -load.graph=10 ./e2e
 
 package e2e
 
@@ -43,7 +43,7 @@ var (
 // Steps of a virtual user, in order; the summary has one row per step.
 const (
 	stepStart    = "GET /graph (starts sign-in)"
-	stepSignIn   = "POST emulator sign-in form"
+	stepSignIn   = "emulator sign-in form (GET, POST)"
 	stepCallback = "GET /auth/redirect (other instance)"
 	stepGraph    = "GET /graph"
 	stepAdmin    = "GET /admin"
