@@ -20,6 +20,10 @@ import (
 
 func TestBrowser(t *testing.T) {
 	env := newTestEnv(t)
+	// Every app the browser visits starts before the browser, so that the
+	// browser has exited when they shut down: a connection Chromium still
+	// holds would keep a graceful shutdown waiting.
+	unconfigured := newUnconfiguredApp(t).URL
 	tab := newChromeTab(t, env)
 	app := env.appURL
 	authorize := env.emuURL + "/" + emulator.DefaultTenant + "/oauth2/v2.0/authorize?"
@@ -139,7 +143,6 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// The app without its registration settings explains what to set.
-	unconfigured := newUnconfiguredApp(t).URL
 	tab.see(tab.open(unconfigured+"/"), pageWant{
 		name: "config-error", url: unconfigured + "/", status: http.StatusServiceUnavailable, heading: "Configuration needed",
 		texts: []string{"CLIENT_ID is not set", "CLIENT_SECRET is not set", "./run.dev.sh --demo"},
