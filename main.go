@@ -67,11 +67,11 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf(".env: %w", err)
 	}
-	getenv := os.Getenv
+	lookup := os.LookupEnv
 	if demo {
-		getenv = demoEnv(os.Getenv, emulatorAddr)
+		lookup = demoEnv(os.LookupEnv, emulatorAddr)
 	}
-	cfg, err := LoadConfig(getenv)
+	cfg, err := LoadConfigEnv(lookup)
 	if err != nil {
 		return err
 	}
@@ -143,6 +143,7 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		GraphEndpoint:         cfg.GraphEndpoint,
 		GraphTimeout:          cfg.GraphTimeout,
 		AdminRole:             cfg.AdminRole,
+		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
 		ConfigProblems:        cfg.Problems,
@@ -167,6 +168,8 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			RedirectURI: cfg.RedirectURI,
 			Scopes:      cfg.Scopes,
 			HTTPClient:  outbound,
+			// The app answers claims challenges (handlers/challenge.go).
+			ClientCapabilities: cfg.ClientCapabilities,
 		})
 		if err != nil {
 			return nil, err
@@ -257,7 +260,7 @@ func newServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.
 
 // demoEnv overrides the identity settings so the app signs in against the
 // local emulator; the other settings (PORT, TLS_CERT, ...) still apply.
-func demoEnv(getenv func(string) string, emulatorAddr string) func(string) string {
+func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(string) (string, bool) {
 	_, port, _ := net.SplitHostPort(emulatorAddr)
 	base := "https://localhost:" + port
 	secret := make([]byte, 32)
@@ -277,14 +280,14 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"CLIENT_ASSERTION_FILE":       "",
 		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
-	return func(name string) string {
+	return func(name string) (string, bool) {
 		if v, ok := demo[name]; ok {
-			return v
+			return v, v != ""
 		}
 		if name == "TENANT_ID" {
-			return ""
+			return "", false
 		}
-		return getenv(name)
+		return lookup(name)
 	}
 }
 

@@ -35,6 +35,9 @@ type Options struct {
 	GraphEndpoint string
 	GraphTimeout  time.Duration
 	AdminRole     string
+	// AdminAuthContext, when set, is the authentication context (e.g. c1)
+	// that /admin requires in the ID token's acrs claim (stepup.go).
+	AdminAuthContext string
 	// RedirectPath is the path of REDIRECT_URI, where the sign-in comes back.
 	RedirectPath string
 	// PostLogoutRedirectURI is where the identity provider sends the browser

@@ -46,6 +46,9 @@ type templateData struct {
 	Claims    []Claim
 	AdminRole string
 
+	// Blocked explains a call Conditional Access blocked (challenge.go).
+	Blocked *blockedDetails
+
 	Status    int
 	Heading   string
 	Message   string

@@ -45,7 +45,9 @@ func (app *Application) Routes() http.Handler {
 			r.Use(app.requireLogin)
 			r.Get("/graph", app.handle(app.graph))
 			r.Get("/token_details", app.handle(app.tokenDetails))
-			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
+			// The step-up comes first: a user without the role steps up
+			// too, and then gets the 403 (stepup.go).
+			r.With(app.requireAuthContext(app.AdminAuthContext), app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
 		})
 	})
 	return r

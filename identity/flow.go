@@ -218,6 +218,7 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 
 	// Whoever was signed in in this browser before is signed out now: their
 	// tokens must not stay in the cache of the user who signs in.
+	prevAnswered, prevClaims := s.Answered, s.Claims
 	s.SignOut()
 	app, err := c.msal(s)
 	if err != nil {
@@ -244,6 +245,12 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	}
 	s.Claims = claims
 	s.HomeAccountID = result.Account.HomeAccountID
+	// The claims requests this user's sign-ins answered (claims.go): kept
+	// for the same user, and this one's added.
+	s.Answered = answeredBefore(prevAnswered, prevClaims, claims)
+	if flow.Claims != "" {
+		s.rememberAnswered(flow.Claims, c.now())
+	}
 	return flow.Next, nil
 }
 
