@@ -152,7 +152,8 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
-	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	// A setting the test set to "" is set but empty (CLIENT_CAPABILITIES=).
+	cfg, err := LoadConfigEnv(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +205,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = LoadConfig(func(k string) string {
+			cfg, err = LoadConfigEnv(func(k string) (string, bool) {
 				if v, ok := override[k]; ok {
-					return v
+					return v, true
 				}
-				return appEnv[k]
+				v, ok := appEnv[k]
+				return v, ok
 			})
 			if err != nil {
 				t.Fatal(err)
