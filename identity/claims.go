@@ -244,9 +244,10 @@ func answeredBefore(prev []AnsweredClaims, prevClaims, claims Claims) []Answered
 	return prev
 }
 
-// rememberAnswered records that a sign-in answered claims at now, and
-// forgets what is older than the window or beyond maxAnswered.
-func (s *UserSession) rememberAnswered(claims string, now time.Time) {
+// RememberAnswered records that a sign-in answered claims at now
+// (CompleteSignIn calls it), and forgets what is older than the window or
+// beyond maxAnswered.
+func (s *UserSession) RememberAnswered(claims string, now time.Time) {
 	kept := s.Answered[:0:0]
 	h := claimsHash(claims)
 	for _, a := range s.Answered {

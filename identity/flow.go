@@ -249,7 +249,7 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	// for the same user, and this one's added.
 	s.Answered = answeredBefore(prevAnswered, prevClaims, claims)
 	if flow.Claims != "" {
-		s.rememberAnswered(flow.Claims, c.now())
+		s.RememberAnswered(flow.Claims, c.now())
 	}
 	return flow.Next, nil
 }
