@@ -15,9 +15,10 @@ import (
 
 // MaxChallengeClaims bounds the claims request a challenge may carry,
 // compacted. Real ones are far smaller (Continuous Access Evaluation's nbf
-// request is about 65 bytes), and the request travels in the sign-in cookie,
-// which has room for little more.
-const MaxChallengeClaims = 256
+// request is about 65 bytes, a step-up's 55), and the request travels in
+// the sign-in cookie, which must stay under 1 KB with the longest return
+// path too (handlers' TestClaimsSignInCookieFits).
+const MaxChallengeClaims = 192
 
 // ErrMalformedClaims means a resource sent a claims challenge whose claims
 // cannot be used: not base64, not a JSON object, or too large.
