@@ -180,4 +180,3 @@ func bareGraphPage(client *http.Client, endpoint, token string) http.Handler {
 		io.Copy(w, resp.Body)
 	})
 }
-
