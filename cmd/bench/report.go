@@ -230,8 +230,7 @@ func (r *Results) printPages(w io.Writer) {
 	fmt.Fprintf(w, "\nSigned-in page ÷ the bare page (an HTTPS handler making the same Graph call through the app's outbound client),\n"+
 		"by requests/s and by CPU µs per page: all processes (client, server, emulator, redis-server) and the server alone\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\t\trequests/s\t\t\t\t\tCPU µs per page, all\t\t\t\t\tserver only\t\t\t\t\t")
-	fmt.Fprintln(tw, "users\tbare\tfile\tratio\tRedis\tratio\tbare\tfile\tratio\tRedis\tratio\tbare\tfile\tratio\tRedis\tratio\t")
+	fmt.Fprintln(tw, "users\tbare/s\tfile/s\tratio\tRedis/s\tratio\tall µs: bare\tfile\tratio\tRedis\tratio\tserver µs: bare\tfile\tratio\tRedis\tratio\t")
 	for _, t := range r.Throughput {
 		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.2f\t%.0f\t%.0f\t%.2f\t%.0f\t%.2f\t%.0f\t%.0f\t%.2f\t%.0f\t%.2f\t\n", t.Users,
 			t.BareGraph.PerSecond, t.Graph.PerSecond, t.PageRatio, t.GraphRedis.PerSecond, t.RedisRatio,
