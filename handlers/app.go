@@ -66,6 +66,8 @@ type Application struct {
 	// draining is set on SIGTERM: /readyz answers 503 from then on.
 	draining atomic.Bool
 	signIns  *session.Sealer // seals the sign-in cookies (signin.go)
+	// users decodes the user of each request's session (loadUser).
+	users identity.SessionDecoder
 }
 
 // New checks the options and parses the templates.

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"ms-identity-go-webapp/identity"
@@ -38,13 +40,13 @@ func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, body, "", "  "); err != nil {
+	pretty, err := prettyJSON(body)
+	if err != nil {
 		return &graphError{detail: "Microsoft Graph answered with something that is not JSON."}
 	}
 	data := app.newTemplateData(r)
 	data.GraphEndpoint = app.GraphEndpoint
-	data.GraphJSON = pretty.String()
+	data.GraphJSON = pretty
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(app.now())/time.Second))
 	return app.render(w, http.StatusOK, "graph", data)
 }
@@ -91,4 +93,19 @@ func (app *Application) callGraph(ctx context.Context, accessToken string) ([]by
 		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
 	}
 	return body, nil
+}
+
+// prettyJSON indents Graph's JSON for the page and escapes it for HTML, in
+// one go: the template then writes it as it is, instead of running its
+// escaper over a kilobyte of JSON through reflection on every page.
+func prettyJSON(body []byte) (template.HTML, error) {
+	var indented bytes.Buffer
+	indented.Grow(2 * len(body))
+	if err := json.Indent(&indented, body, "", "  "); err != nil {
+		return "", err
+	}
+	var escaped strings.Builder
+	escaped.Grow(indented.Len() + indented.Len()/4)
+	template.HTMLEscape(&escaped, indented.Bytes())
+	return template.HTML(escaped.String()), nil
 }

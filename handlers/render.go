@@ -40,7 +40,7 @@ type templateData struct {
 	ConfigProblems []string
 
 	GraphEndpoint  string
-	GraphJSON      string
+	GraphJSON      template.HTML // indented and escaped by prettyJSON
 	TokenExpiresIn int64
 
 	Claims    []Claim

@@ -344,7 +344,8 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		FromCache:   result.Metadata.TokenSource == confidential.TokenSourceCache,
 	}
 	// The key is taken now: a refresh has just changed the cache.
-	c.tokens.put(newMemoKey(s, scopes), t, result.Metadata.RefreshOn)
+	k, f := newMemoKey(s, scopes)
+	c.tokens.put(k, f, t, result.Metadata.RefreshOn)
 	return t, nil
 }
 

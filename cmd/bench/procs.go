@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -225,4 +226,24 @@ func childEnv(settings map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// redisAnswers returns a readiness probe for a Redis server on a loopback
+// port: it answers PING with PONG.
+func redisAnswers(port int) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+			return false
+		}
+		buf := make([]byte, 7)
+		n, _ := io.ReadFull(conn, buf)
+		return string(buf[:n]) == "+PONG\r\n"
+	}
 }
