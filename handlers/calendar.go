@@ -120,6 +120,9 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 		data.Events = append(data.Events, d.event)
 	}
 	data.GraphEndpoint = endpoint
+	if readable, err := url.QueryUnescape(endpoint); err == nil {
+		data.GraphEndpoint = readable // "$orderby=start/dateTime desc", not "%24orderby=…"
+	}
 	data.GraphJSON = pretty.String()
 	data.Permissions = describeScopes(app.CalendarScopes)
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(now)/time.Second))
