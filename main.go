@@ -178,7 +178,7 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			return nil, err
 		}
 		opts.Identity, opts.Sessions = id, store
-		opts.SessionsReady = sessionsReady(ctx, cfg)
+		opts.SessionsReady = store.Ping
 	}
 	return handlers.New(opts)
 }

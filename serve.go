@@ -12,9 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
-
 	"ms-identity-go-webapp/internal/httpsserver"
 )
 
@@ -25,37 +22,6 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
-}
-
-// sessionsReady returns the check /readyz makes of the session store: Redis
-// answers PING, or the session directory can take a new file.
-//
-// The Redis check uses a client of its own, with one connection, closed when
-// ctx ends: the store's client is private to it. This is the one place to
-// change when the store offers a check itself.
-func sessionsReady(ctx context.Context, cfg Config) func(context.Context) error {
-	if cfg.SessionType != "redis" {
-		return func(context.Context) error {
-			f, err := os.CreateTemp(cfg.SessionDir, ".readyz-*")
-			if err != nil {
-				return err
-			}
-			f.Close()
-			return os.Remove(f.Name())
-		}
-	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil { // LoadConfig checked it; the store would not have opened either
-		return func(context.Context) error { return fmt.Errorf("REDIS_URL: %w", err) }
-	}
-	opts.PoolSize, opts.MinIdleConns, opts.MaxRetries = 1, 0, -1
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
-	opts.ContextTimeoutEnabled = true
-	opts.DisableIdentity = true
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	client := redis.NewClient(opts)
-	context.AfterFunc(ctx, func() { client.Close() })
-	return func(ctx context.Context) error { return client.Ping(ctx).Err() }
 }
 
 // printListening says where the app listens and where to open it.

@@ -13,6 +13,7 @@ import (
 
 // authorizeRequest is a validated authorization request.
 type authorizeRequest struct {
+	app          *app // the registered app client_id names
 	clientID     string
 	redirectURI  string
 	responseMode string // query, fragment or form_post
@@ -56,11 +57,14 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	switch {
 	case req.clientID == "":
 		return nil, fail(errMissingParam("client_id")), nil
-	case !strings.EqualFold(req.clientID, e.clientID):
+	}
+	if req.app = e.lookupApp(req.clientID); req.app == nil {
 		return nil, fail(errUnknownClient(req.clientID, e.tenant)), nil
+	}
+	switch {
 	case req.redirectURI == "":
 		return nil, fail(errNoReplyAddress()), nil
-	case !e.isRegisteredRedirect(req.redirectURI):
+	case !e.isRegisteredRedirect(req.app, req.redirectURI):
 		return nil, fail(errRedirectMismatch(req.redirectURI, req.clientID)), nil
 	}
 
@@ -199,6 +203,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // goes back to the app with state and session_state.
 func (e *Emulator) issueCode(w http.ResponseWriter, r *http.Request, req *authorizeRequest, in *interaction) {
 	code := e.newCode(&authCode{
+		clientID:    req.app.clientID,
 		username:    in.username,
 		redirectURI: req.redirectURI,
 		scope:       req.scope,
@@ -213,6 +218,9 @@ func (e *Emulator) issueCode(w http.ResponseWriter, r *http.Request, req *author
 	if !in.password {
 		e.count(StatSingleSignOns)
 	}
+	// The browser session remembers the app, so that ending the session
+	// can sign the user out of it too (front-channel logout).
+	e.recordAppSignIn(in.sessionKey, req.app.clientID, in.username)
 	e.respondToApp(w, r, req, url.Values{"code": {code}, "session_state": {in.sid}})
 }
 
@@ -251,47 +259,4 @@ func (e *Emulator) respondToApp(w http.ResponseWriter, r *http.Request, req *aut
 		u.RawQuery = q.Encode()
 		http.Redirect(w, r, u.String(), http.StatusFound)
 	}
-}
-
-// handleLogout ends the emulator's browser session and sends the browser
-// back to the app, if the app named a return address it registered.
-func (e *Emulator) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if !e.begin(w, r, StatLogout, EndpointLogout) {
-		return
-	}
-	e.endSession(w, r)
-	target := r.URL.Query().Get("post_logout_redirect_uri")
-	if target != "" && e.logoutTargetAllowed(target) {
-		if state := r.URL.Query().Get("state"); state != "" {
-			u, _ := url.Parse(target)
-			q := u.Query()
-			q.Set("state", state)
-			u.RawQuery = q.Encode()
-			target = u.String()
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, target, http.StatusFound)
-		return
-	}
-	e.renderSignedOut(w, r, target)
-}
-
-// logoutTargetAllowed accepts a registered redirect URI, or any URL on the
-// same origin (scheme, host and port) as one, so an app can return the
-// user to its home page.
-func (e *Emulator) logoutTargetAllowed(target string) bool {
-	t, err := url.Parse(target)
-	if err != nil || !t.IsAbs() || t.Host == "" || (t.Scheme != "https" && t.Scheme != "http") {
-		return false
-	}
-	for _, reg := range e.RedirectURIs() {
-		if reg == target {
-			return true
-		}
-		ru, err := url.Parse(reg)
-		if err == nil && ru.Scheme == t.Scheme && strings.EqualFold(ru.Host, t.Host) {
-			return true
-		}
-	}
-	return false
 }

@@ -17,6 +17,15 @@ type browserSession struct {
 	sid      string // sent to the app as session_state and the sid claim
 	expires  time.Time
 	accounts []sessionAccount // most recently signed in first
+	apps     []appSignIn      // the apps each account was signed into here, first sign-in first
+}
+
+// appSignIn records that an app got a code for an account in a browser
+// session: ending the session for that account must reach the app's
+// front-channel logout URL.
+type appSignIn struct {
+	clientID string
+	username string
 }
 
 // sessionAccount is one account signed in in a browser session.
@@ -87,6 +96,7 @@ func (e *Emulator) signInAccount(w http.ResponseWriter, r *http.Request, usernam
 	ns := &browserSession{sid: newGUID()}
 	if old != nil {
 		ns.sid = old.sid
+		ns.apps = old.apps
 		for _, a := range old.accounts {
 			if !strings.EqualFold(a.username, username) {
 				ns.accounts = append(ns.accounts, a)
@@ -115,7 +125,25 @@ func (e *Emulator) signInAccount(w http.ResponseWriter, r *http.Request, usernam
 func (s *browserSession) clone() browserSession {
 	cp := *s
 	cp.accounts = slices.Clone(s.accounts)
+	cp.apps = slices.Clone(s.apps)
 	return cp
+}
+
+// recordAppSignIn notes in the browser session under key that clientID
+// was signed into with username, once per app and account.
+func (e *Emulator) recordAppSignIn(key, clientID, username string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.sessions[key]
+	if s == nil {
+		return
+	}
+	for _, a := range s.apps {
+		if strings.EqualFold(a.clientID, clientID) && strings.EqualFold(a.username, username) {
+			return
+		}
+	}
+	s.apps = append(s.apps, appSignIn{clientID: clientID, username: username})
 }
 
 // session returns the request's live emulator session and its cookie
@@ -149,13 +177,8 @@ func (s browserSession) account(username string) (sessionAccount, bool) {
 	return sessionAccount{}, false
 }
 
-// endSession forgets the request's session and clears its cookie.
-func (e *Emulator) endSession(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		e.mu.Lock()
-		delete(e.sessions, c.Value)
-		e.mu.Unlock()
-	}
+// clearSessionCookie tells the browser to drop its session cookie.
+func (e *Emulator) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    "",

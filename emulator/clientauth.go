@@ -19,7 +19,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -56,14 +55,11 @@ type registeredCert struct {
 	sha256 []byte
 }
 
-// clientCredentials are the app's registered certificates and federated
-// credentials, and the log of the assertions received.
+// clientCredentials are one app's registered certificates and federated
+// credentials.
 type clientCredentials struct {
 	certs             []registeredCert
 	federatedSubjects []string
-
-	mu       sync.Mutex
-	received []ClientAssertion
 }
 
 func newClientCredentials(certs []*x509.Certificate, subjects []string) (*clientCredentials, error) {
@@ -118,18 +114,20 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// ClientAssertions returns every client assertion received so far, in order.
+// ClientAssertions returns every client assertion received so far, for any
+// app, in order.
 func (e *Emulator) ClientAssertions() []ClientAssertion {
-	e.creds.mu.Lock()
-	defer e.creds.mu.Unlock()
-	return slices.Clone(e.creds.received)
+	e.assertionsMu.Lock()
+	defer e.assertionsMu.Unlock()
+	return slices.Clone(e.assertions)
 }
 
 // authenticateAssertion checks a request's client assertion, as Entra does
 // for private_key_jwt (signed with a certificate registered on the app) and
 // for a federated credential (a token from a trusted external issuer).
-// secret is a client secret sent alongside, which is refused.
-func (e *Emulator) authenticateAssertion(r *http.Request, form url.Values, secret string) *aadError {
+// client is the app the request's client_id names; secret is a client
+// secret sent alongside, which is refused.
+func (e *Emulator) authenticateAssertion(r *http.Request, client *app, form url.Values, secret string) *aadError {
 	raw := form.Get("client_assertion")
 	switch {
 	case secret != "":
@@ -144,13 +142,13 @@ func (e *Emulator) authenticateAssertion(r *http.Request, form url.Values, secre
 	}
 	e.recordIssued(raw) // for the log scans: the assertion is a credential
 	rec := ClientAssertion{}
-	a := e.checkAssertion(r, raw, &rec)
+	a := e.checkAssertion(r, client, raw, &rec)
 	if a != nil {
 		rec.Error = a.code
 	}
-	e.creds.mu.Lock()
-	e.creds.received = append(e.creds.received, rec)
-	e.creds.mu.Unlock()
+	e.assertionsMu.Lock()
+	e.assertions = append(e.assertions, rec)
+	e.assertionsMu.Unlock()
 	return a
 }
 
@@ -217,7 +215,7 @@ func parseAssertion(raw string) (jose, assertionClaims, error) {
 	return h, c, nil
 }
 
-func (e *Emulator) checkAssertion(r *http.Request, raw string, rec *ClientAssertion) *aadError {
+func (e *Emulator) checkAssertion(r *http.Request, client *app, raw string, rec *ClientAssertion) *aadError {
 	fail := func(a aadError) *aadError { return &a }
 	h, c, err := parseAssertion(raw)
 	if err != nil {
@@ -227,18 +225,18 @@ func (e *Emulator) checkAssertion(r *http.Request, raw string, rec *ClientAssert
 	if c.Iss == "" {
 		return fail(errInvalidAssertion("The assertion has no iss claim: it must be the client id, or a federated token's issuer."))
 	}
-	if strings.EqualFold(c.Iss, e.clientID) {
+	if strings.EqualFold(c.Iss, client.clientID) {
 		rec.Kind = "certificate"
-		return e.checkCertificateAssertion(r, h, c, rec)
+		return e.checkCertificateAssertion(r, client, h, c, rec)
 	}
 	rec.Kind = "federated"
-	return e.checkFederatedAssertion(r, h, c)
+	return e.checkFederatedAssertion(r, client, h, c)
 }
 
 // checkCertificateAssertion checks an assertion the app signed with the key
 // of a certificate registered on it, in Entra's order: the certificate, the
-// signature, then the claims.
-func (e *Emulator) checkCertificateAssertion(r *http.Request, h jose, c assertionClaims, rec *ClientAssertion) *aadError {
+// signature, then the claims. Only the client's own certificates count.
+func (e *Emulator) checkCertificateAssertion(r *http.Request, client *app, h jose, c assertionClaims, rec *ClientAssertion) *aadError {
 	fail := func(a aadError) *aadError { return &a }
 	if h.Alg != "PS256" && h.Alg != "RS256" {
 		return fail(errInvalidAssertion(fmt.Sprintf("The JWT's signing algorithm '%s' is not supported for client assertions; use PS256 or RS256.", h.Alg)))
@@ -250,7 +248,7 @@ func (e *Emulator) checkCertificateAssertion(r *http.Request, h jose, c assertio
 		name, value, size = "x5t", h.X5t, sha1.Size
 	}
 	if value == "" {
-		return fail(errCertNotRegistered(e.clientID, "", "The assertion's header names no certificate: it has neither x5t#S256 nor x5t."))
+		return fail(errCertNotRegistered(client.clientID, "", "The assertion's header names no certificate: it has neither x5t#S256 nor x5t."))
 	}
 	thumb, ok := decodeAnyBase64(value)
 	if !ok || len(thumb) != size {
@@ -258,18 +256,18 @@ func (e *Emulator) checkCertificateAssertion(r *http.Request, h jose, c assertio
 	}
 	rec.ThumbprintHeader, rec.Thumbprint = name, strings.ToUpper(hex.EncodeToString(thumb))
 	var reg *registeredCert
-	for i := range e.creds.certs {
-		if rc := &e.creds.certs[i]; slices.Equal(rc.sha256, thumb) || slices.Equal(rc.sha1, thumb) {
+	for i := range client.creds.certs {
+		if rc := &client.creds.certs[i]; slices.Equal(rc.sha256, thumb) || slices.Equal(rc.sha1, thumb) {
 			reg = rc
 			break
 		}
 	}
 	if reg == nil {
-		return fail(errCertNotRegistered(e.clientID, rec.Thumbprint, "The key was not found."))
+		return fail(errCertNotRegistered(client.clientID, rec.Thumbprint, "The key was not found."))
 	}
 	now := e.now()
 	if now.After(reg.cert.NotAfter) {
-		return fail(errCertNotRegistered(e.clientID, rec.Thumbprint, fmt.Sprintf("The key used is expired: the certificate was valid until %s.", reg.cert.NotAfter.UTC().Format(time.RFC3339))))
+		return fail(errCertNotRegistered(client.clientID, rec.Thumbprint, fmt.Sprintf("The key used is expired: the certificate was valid until %s.", reg.cert.NotAfter.UTC().Format(time.RFC3339))))
 	}
 	if len(h.X5c) > 0 {
 		der, err := base64.StdEncoding.DecodeString(h.X5c[0])
@@ -282,8 +280,8 @@ func (e *Emulator) checkCertificateAssertion(r *http.Request, h jose, c assertio
 			fmt.Sprintf("Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '%s', Found key 'Start=%s, End=%s']",
 				rec.Thumbprint, reg.cert.NotBefore.UTC().Format("01/02/2006 15:04:05"), reg.cert.NotAfter.UTC().Format("01/02/2006 15:04:05"))})
 	}
-	if !strings.EqualFold(c.Sub, e.clientID) {
-		return fail(errInvalidAssertion(fmt.Sprintf("The assertion's sub claim '%s' must be the client id '%s', as its iss is.", c.Sub, e.clientID)))
+	if !strings.EqualFold(c.Sub, client.clientID) {
+		return fail(errInvalidAssertion(fmt.Sprintf("The assertion's sub claim '%s' must be the client id '%s', as its iss is.", c.Sub, client.clientID)))
 	}
 	endpoint := baseURL(r) + "/" + e.tenant + "/oauth2/v2.0/token"
 	if !slices.ContainsFunc(c.Aud, func(a string) bool { return strings.EqualFold(a, endpoint) }) {

@@ -1,4 +1,4 @@
-// Consent: which delegated permissions a user has granted the app, the
+// Consent: which delegated permissions a user has granted each app, the
 // tenant-wide (administrator) consent, and how each permission is worded on
 // the consent page.
 
@@ -47,10 +47,11 @@ func consentKey(username, clientID string) string {
 }
 
 // missingConsent returns the Graph permissions in g that neither the
-// administrator nor the user has granted the app, in request order.
-func (e *Emulator) missingConsent(username string, g grant) []string {
+// administrator nor the user has granted app a, in request order. Consent
+// is per app: what a user granted one app, another app must ask for again.
+func (e *Emulator) missingConsent(username string, a *app, g grant) []string {
 	e.mu.Lock()
-	granted := e.consents[consentKey(username, e.clientID)]
+	granted := e.consents[consentKey(username, a.clientID)]
 	e.mu.Unlock()
 	var missing []string
 	for _, p := range g.scp {
@@ -62,11 +63,11 @@ func (e *Emulator) missingConsent(username string, g grant) []string {
 	return missing
 }
 
-// recordConsent remembers that the user granted the app permissions. Like
+// recordConsent remembers that the user granted app a permissions. Like
 // Entra's, a user's consent lasts until it is revoked: here, until the
 // emulator stops.
-func (e *Emulator) recordConsent(username string, permissions []string) {
-	key := consentKey(username, e.clientID)
+func (e *Emulator) recordConsent(username string, a *app, permissions []string) {
+	key := consentKey(username, a.clientID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, p := range permissions {
@@ -79,28 +80,28 @@ func (e *Emulator) recordConsent(username string, permissions []string) {
 // consentGrantError is the token endpoint's answer to a code or refresh
 // grant for a permission the user has not consented to, as Entra answers
 // an app that asks silently for more than it was given.
-func (e *Emulator) consentGrantError(username string, g grant) *aadError {
-	if len(e.missingConsent(username, g)) == 0 {
+func (e *Emulator) consentGrantError(username string, a *app, g grant) *aadError {
+	if len(e.missingConsent(username, a, g)) == 0 {
 		return nil
 	}
-	a := errConsentRequired(e.clientID, "invalid_grant")
-	return &a
+	x := errConsentRequired(a, "invalid_grant")
+	return &x
 }
 
 // errConsentRequired is AADSTS65001. It goes to the redirect URI as
 // error=consent_required after prompt=none, and is the token endpoint's
 // invalid_grant with suberror consent_required.
-func errConsentRequired(clientID, oauthErr string) aadError {
+func errConsentRequired(a *app, oauthErr string) aadError {
 	return aadError{http.StatusBadRequest, oauthErr, 65001,
-		fmt.Sprintf("The user or administrator has not consented to use the application with ID '%s' named '%s'. Send an interactive authorization request for this user and resource.", clientID, appDisplayName)}
+		fmt.Sprintf("The user or administrator has not consented to use the application with ID '%s' named '%s'. Send an interactive authorization request for this user and resource.", a.clientID, a.displayName)}
 }
 
 // suberrors are the suberror values Entra adds to some token endpoint
 // errors; MSAL libraries read them to decide whether to ask the user.
 var suberrors = map[int]string{65001: "consent_required"}
 
-// appDisplayName is the registered app's name, as the consent page and
-// the tokens' app_displayname show it.
+// appDisplayName is the name of an app registered without one, as the
+// consent page and the tokens' app_displayname show it.
 const appDisplayName = "Entra emulator demo app"
 
 // permissionWords are Microsoft Graph's user-facing consent descriptions

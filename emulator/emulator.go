@@ -30,9 +30,10 @@ import (
 const (
 	// DefaultTenant is the tenant ID of the emulator's demo tenant.
 	DefaultTenant = "c0ffee00-0000-4000-a000-000000000001"
-	// DemoClientID is the application (client) ID of the one registered app.
+	// DemoClientID is the application (client) ID of the app registered
+	// when the configuration names none.
 	DemoClientID = "c0ffee00-0000-4000-a000-000000000002"
-	// DemoClientSecret is the registered app's client secret. It is public on
+	// DemoClientSecret is the demo app's client secret. It is public on
 	// purpose: the emulator is for development only.
 	DemoClientSecret = "demo-client-secret-not-for-production"
 	// GraphResourceID is Microsoft Graph's application ID, the `aud` of the
@@ -85,6 +86,10 @@ const (
 	// StatClaimsChallenges Graph calls answered with a CAE claims challenge.
 	StatSecondFactors    = "second_factors"
 	StatClaimsChallenges = "claims_challenges"
+	// StatFrontChannelLogouts counts the front-channel logout iframes put
+	// on signed-out pages (one per app and ended browser session), so tests
+	// can wait for a sign-out to reach the apps.
+	StatFrontChannelLogouts = "frontchannel_logouts"
 )
 
 var statKeys = []string{
@@ -92,22 +97,27 @@ var statKeys = []string{
 	StatTokenAuthorizationCode, StatTokenRefreshToken, StatLogout, StatGraphMe,
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
-	StatSecondFactors, StatClaimsChallenges,
+	StatSecondFactors, StatClaimsChallenges, StatFrontChannelLogouts,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
 type Config struct {
-	Tenant          string        // default DefaultTenant; stored in lower case, as MSAL lower-cases the authority
-	ClientID        string        // default DemoClientID
-	ClientSecret    string        // default DemoClientSecret
-	RedirectURIs    []string      // default DemoRedirectURIs (also when empty)
-	Users           []User        // nil = DefaultUsers(); a non-nil empty list is an error
-	AccessTokenTTL  time.Duration // default 1h
-	IDTokenTTL      time.Duration // default 1h
-	RefreshTokenTTL time.Duration // default 24h; also the lifetime of the emulator's browser session
-	CodeTTL         time.Duration // default 10m
-	TokenPadding    bool          // pad access and ID tokens to 1.5-2.5 KB each, as Entra's are
-	Logger          *slog.Logger  // request log; nil = discard
+	Tenant string // default DefaultTenant; stored in lower case, as MSAL lower-cases the authority
+	// Apps are the tenant's app registrations. When it is empty, the four
+	// single-app fields below are the shorthand for one app, and all four
+	// empty mean the demo app; setting both is an error.
+	Apps                  []App
+	ClientID              string        // default DemoClientID
+	ClientSecret          string        // default DemoClientSecret
+	RedirectURIs          []string      // default DemoRedirectURIs (also when empty)
+	FrontChannelLogoutURL string        // default none
+	Users                 []User        // nil = DefaultUsers(); a non-nil empty list is an error
+	AccessTokenTTL        time.Duration // default 1h
+	IDTokenTTL            time.Duration // default 1h
+	RefreshTokenTTL       time.Duration // default 24h; also the lifetime of the emulator's browser session
+	CodeTTL               time.Duration // default 10m
+	TokenPadding          bool          // pad access and ID tokens to 1.5-2.5 KB each, as Entra's are
+	Logger                *slog.Logger  // request log; nil = discard
 	// Now is the clock used for every expiry decision and token timestamp;
 	// nil = time.Now. Tests move it forward to expire codes and tokens.
 	Now func() time.Time
@@ -119,22 +129,16 @@ type Config struct {
 	// nil = DefaultAdminConsented; an empty list means none. openid,
 	// profile, email and offline_access never need consent.
 	AdminConsented []string
-	// ClientCertificates are the certificates uploaded to the app: a client
-	// assertion signed with one's key authenticates the app (see
-	// clientauth.go). The client secret stays valid beside them, as in Entra.
+	// ClientCertificates and FederatedSubjects are the single-app
+	// shorthand for App.ClientCertificates and App.FederatedSubjects.
 	ClientCertificates []*x509.Certificate
-	// FederatedSubjects are the subjects of the app's federated credentials,
-	// each trusting the emulator's own workload issuer
-	// (https://{host}/workload-identity, audience api://AzureADTokenExchange;
-	// see workload.go).
-	FederatedSubjects []string
+	FederatedSubjects  []string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
 type Emulator struct {
 	tenant       string
-	clientID     string
-	clientSecret string
+	apps         []*app           // in configuration order; the first is the one ClientID names
 	users        []User           // in configuration order, OIDs filled in
 	byUsername   map[string]*User // lower-case username -> user
 	byOID        map[string]*User
@@ -147,13 +151,11 @@ type Emulator struct {
 	log          *slog.Logger
 	now          func() time.Time
 	signer       *signer
-	creds        *clientCredentials
 	sealer       cipher.AEAD // seals refresh tokens, which carry their own state
 	pages        map[string]*template.Template
 	handler      http.Handler
 
-	redirectMu   sync.RWMutex
-	redirectURIs []string
+	redirectMu sync.RWMutex // guards every app's redirectURIs
 
 	// mu guards the sign-in state. Hold it only for map look-ups and
 	// updates: tokens are signed outside it.
@@ -174,6 +176,9 @@ type Emulator struct {
 	statsMu sync.Mutex
 	stats   map[string]int64
 
+	assertionsMu sync.Mutex
+	assertions   []ClientAssertion // every client assertion received, for ClientAssertions
+
 	issuedMu sync.Mutex
 	issued   []string
 }
@@ -189,8 +194,6 @@ type revocation struct {
 func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		tenant:       strings.ToLower(strings.TrimSpace(cfg.Tenant)),
-		clientID:     strings.TrimSpace(cfg.ClientID),
-		clientSecret: cfg.ClientSecret,
 		accessTTL:    cfg.AccessTokenTTL,
 		idTTL:        cfg.IDTokenTTL,
 		refreshTTL:   cfg.RefreshTokenTTL,
@@ -213,14 +216,8 @@ func New(cfg Config) (*Emulator, error) {
 	if !tenantPattern.MatchString(e.tenant) {
 		return nil, fmt.Errorf("emulator: tenant %q is not a GUID or domain name", cfg.Tenant)
 	}
-	if e.clientID == "" {
-		e.clientID = DemoClientID
-	}
-	if strings.ContainsAny(e.clientID, "/?#& ") {
-		return nil, fmt.Errorf("emulator: client ID %q contains characters not allowed in an app ID", e.clientID)
-	}
-	if e.clientSecret == "" {
-		e.clientSecret = DemoClientSecret
+	if e.apps, err = prepareApps(cfg); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	for _, ttl := range []struct {
 		name string
@@ -250,19 +247,6 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 
-	redirects := cfg.RedirectURIs
-	if len(redirects) == 0 {
-		redirects = DemoRedirectURIs
-	}
-	for _, u := range redirects {
-		if err := validateRedirectURI(u); err != nil {
-			return nil, fmt.Errorf("emulator: %w", err)
-		}
-		if !slices.Contains(e.redirectURIs, u) {
-			e.redirectURIs = append(e.redirectURIs, u)
-		}
-	}
-
 	users := cfg.Users
 	if users == nil {
 		users = DefaultUsers()
@@ -288,9 +272,6 @@ func New(cfg Config) (*Emulator, error) {
 		}
 	}
 	if e.signer, err = newSigner(key, time.Now()); err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-	if e.creds, err = newClientCredentials(cfg.ClientCertificates, cfg.FederatedSubjects); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	sealKey := make([]byte, 32)
@@ -351,8 +332,9 @@ func (e *Emulator) Handler() http.Handler { return e.handler }
 // Tenant returns the tenant ID, as it appears in every path.
 func (e *Emulator) Tenant() string { return e.tenant }
 
-// ClientID returns the registered app's client ID.
-func (e *Emulator) ClientID() string { return e.clientID }
+// ClientID returns the first registered app's client ID: the one app's, in
+// a single-app configuration.
+func (e *Emulator) ClientID() string { return e.apps[0].clientID }
 
 // Authority returns the authority URL MSAL needs for an emulator served at
 // baseURL, e.g. https://localhost:5001/<tenant>.
@@ -360,8 +342,8 @@ func (e *Emulator) Authority(baseURL string) string {
 	return strings.TrimRight(baseURL, "/") + "/" + e.tenant
 }
 
-// AddRedirectURI registers one more redirect URI, for tests whose app URL is
-// known only once its listener exists. It panics if uri is not a valid web
+// AddRedirectURI registers one more redirect URI for the first app, for
+// tests whose app URL is known only once its listener exists. It panics if uri is not a valid web
 // redirect URI (absolute https, or http on a loopback host), like
 // regexp.MustCompile: that is a bug in the calling test.
 func (e *Emulator) AddRedirectURI(uri string) {
@@ -370,22 +352,17 @@ func (e *Emulator) AddRedirectURI(uri string) {
 	}
 	e.redirectMu.Lock()
 	defer e.redirectMu.Unlock()
-	if !slices.Contains(e.redirectURIs, uri) {
-		e.redirectURIs = append(e.redirectURIs, uri)
+	if a := e.apps[0]; !slices.Contains(a.redirectURIs, uri) {
+		a.redirectURIs = append(a.redirectURIs, uri)
 	}
 }
 
-// RedirectURIs returns the registered redirect URIs.
+// RedirectURIs returns the first registered app's redirect URIs (Apps has
+// every app's).
 func (e *Emulator) RedirectURIs() []string {
 	e.redirectMu.RLock()
 	defer e.redirectMu.RUnlock()
-	return slices.Clone(e.redirectURIs)
-}
-
-func (e *Emulator) isRegisteredRedirect(uri string) bool {
-	e.redirectMu.RLock()
-	defer e.redirectMu.RUnlock()
-	return slices.Contains(e.redirectURIs, uri)
+	return slices.Clone(e.apps[0].redirectURIs)
 }
 
 // Users returns copies of the emulator's accounts, with their OIDs.
@@ -405,7 +382,8 @@ func (e *Emulator) Users() []User {
 // "keys", "authorize", "token", "token_authorization_code",
 // "token_refresh_token", "logout", "graph_me", "graph_events", plus
 // "sign_ins", "single_sign_ons", "codes_issued", "consents",
-// "second_factors", "claims_challenges" and "faults_applied". Every key is
+// "second_factors", "claims_challenges", "frontchannel_logouts" and
+// "faults_applied". Every key is
 // present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()

@@ -47,7 +47,7 @@ func errUnknownClient(clientID, tenant string) aadError {
 
 func errRedirectMismatch(redirectURI, clientID string) aadError {
 	return aadError{http.StatusBadRequest, "invalid_request", 50011,
-		fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one registered for the application (with the emulator: its -redirect-uri flag, or Emulator.AddRedirectURI in tests).", redirectURI, clientID)}
+		fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one registered for the application (with the emulator: -redirect-uri, the redirect_uris of the -apps file, or Emulator.AddRedirectURI in tests).", redirectURI, clientID)}
 }
 
 func errNoReplyAddress() aadError {

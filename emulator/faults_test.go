@@ -269,8 +269,12 @@ func TestLogout(t *testing.T) {
 					t.Errorf("status %d, Location %q, want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), tc.wantTo)
 				}
 			} else {
-				if resp.StatusCode != http.StatusOK || !strings.Contains(body, "You signed out of the emulator") {
-					t.Errorf("status %d, body %.300s", resp.StatusCode, body)
+				wantStatus := http.StatusOK
+				if tc.rejected {
+					wantStatus = http.StatusBadRequest // an error page, not a redirect
+				}
+				if resp.StatusCode != wantStatus || !strings.Contains(body, "You signed out of the emulator") {
+					t.Errorf("status %d, want %d; body %.300s", resp.StatusCode, wantStatus, body)
 				}
 				if got := strings.Contains(body, "did not go there"); got != tc.rejected {
 					t.Errorf("rejection notice shown = %v, want %v", got, tc.rejected)

@@ -72,7 +72,7 @@ func TestGraphMe(t *testing.T) {
 		wantGraph401(t, env, accessToken, "expired")
 	})
 	t.Run("no User.Read", func(t *testing.T) {
-		env.em.recordConsent("alice@demo.test", []string{"Mail.Read"})
+		env.em.recordConsent("alice@demo.test", env.em.apps[0], []string{"Mail.Read"})
 		form := codeForm(env.code(nil, "alice@demo.test", "alice-password"), testVerifier)
 		form.Set("scope", "Mail.Read openid offline_access profile")
 		status, tok := env.token(form)

@@ -45,6 +45,13 @@ type page struct {
 // a clean 500 instead of half a page, and sets strict headers: the pages
 // load nothing but the emulator's own stylesheet and run no script.
 func (e *Emulator) render(w http.ResponseWriter, status int, name string, data any) {
+	e.renderFramed(w, status, name, data, nil)
+}
+
+// renderFramed is render for a page that frames other sites: its CSP's
+// frame-src allows exactly frameOrigins (scheme://host:port each), and
+// nothing at all when there are none.
+func (e *Emulator) renderFramed(w http.ResponseWriter, status int, name string, data any, frameOrigins []string) {
 	var buf bytes.Buffer
 	if err := e.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		e.log.Error("render page", "page", name, "err", err)
@@ -53,7 +60,11 @@ func (e *Emulator) render(w http.ResponseWriter, status int, name string, data a
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	csp := "default-src 'none'; style-src 'self'; img-src 'self'; "
+	if len(frameOrigins) > 0 {
+		csp += "frame-src " + strings.Join(frameOrigins, " ") + "; "
+	}
+	h.Set("Content-Security-Policy", csp+"base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -150,7 +161,7 @@ func (e *Emulator) renderConsent(w http.ResponseWriter, r *http.Request, req *au
 		page:        page{Title: "Permissions requested", Tenant: e.tenant},
 		Action:      r.URL.Path + "?" + r.URL.RawQuery,
 		Flow:        e.saveInteraction(in, stepConsent),
-		AppName:     appDisplayName,
+		AppName:     req.app.displayName,
 		ClientID:    req.clientID,
 		Username:    in.username,
 		Permissions: describePermissions(permissions),
@@ -210,14 +221,11 @@ func (e *Emulator) renderError(w http.ResponseWriter, r *http.Request, status in
 
 type signedOutPage struct {
 	page
-	Rejected string // a post_logout_redirect_uri the emulator would not follow
-}
-
-func (e *Emulator) renderSignedOut(w http.ResponseWriter, r *http.Request, rejected string) {
-	e.render(w, http.StatusOK, "signed_out", signedOutPage{
-		page:     page{Title: "Signed out", Tenant: e.tenant},
-		Rejected: rejected,
-	})
+	SignedOut []string // the accounts signed out
+	Frames    []string // front-channel logout URLs, each loaded in a hidden iframe
+	Return    string   // post_logout_redirect_uri with state, when registered
+	Wait      int      // seconds before the meta refresh to Return
+	Rejected  string   // a post_logout_redirect_uri the emulator would not follow
 }
 
 type formField struct{ Name, Value string }
@@ -248,8 +256,7 @@ func (e *Emulator) renderFormPost(w http.ResponseWriter, r *http.Request, action
 type indexPage struct {
 	page
 	Authority     string
-	ClientID      string
-	RedirectURIs  []string
+	Apps          []App
 	Discovery     string
 	GraphMe       string
 	Accounts      []User
@@ -261,8 +268,7 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
 	e.render(w, http.StatusOK, "index", indexPage{
 		page:          page{Title: "About", Tenant: e.tenant},
 		Authority:     authority,
-		ClientID:      e.clientID,
-		RedirectURIs:  e.RedirectURIs(),
+		Apps:          e.Apps(),
 		Discovery:     authority + "/v2.0/.well-known/openid-configuration",
 		GraphMe:       baseURL(r) + "/v1.0/me",
 		Accounts:      e.users,

@@ -110,10 +110,10 @@ func (e *Emulator) proceed(w http.ResponseWriter, r *http.Request, req *authoriz
 		return
 	}
 	if !in.consented {
-		missing := e.missingConsent(in.username, req.grant)
+		missing := e.missingConsent(in.username, req.app, req.grant)
 		switch {
 		case silent && len(missing) > 0:
-			e.redirectError(w, r, req, errConsentRequired(e.clientID, "consent_required"), nil)
+			e.redirectError(w, r, req, errConsentRequired(req.app, "consent_required"), nil)
 			return
 		case req.prompt == "consent":
 			// prompt=consent shows everything the app asks for.
@@ -144,7 +144,7 @@ func (e *Emulator) continueSignIn(w http.ResponseWriter, r *http.Request, req *a
 			return
 		}
 		// Consent covers what the app asked for in this request.
-		e.recordConsent(in.username, req.grant.scp)
+		e.recordConsent(in.username, req.app, req.grant.scp)
 		e.count(StatConsents)
 		in.consented = true
 	case stepSecondFactor:

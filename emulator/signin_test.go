@@ -309,7 +309,7 @@ func TestConsentPage(t *testing.T) {
 		if readBody(t, resp); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("consent form posted to another request: %d", resp.StatusCode)
 		}
-		if len(env.em.missingConsent("alice@demo.test", grant{scp: []string{"Mail.Read", "Files.Read"}})) != 2 {
+		if len(env.em.missingConsent("alice@demo.test", env.em.apps[0], grant{scp: []string{"Mail.Read", "Files.Read"}})) != 2 {
 			t.Error("a misplaced consent form granted something")
 		}
 	})
@@ -354,7 +354,7 @@ func TestTokenEndpointAnswersConsentRequired(t *testing.T) {
 	wantAADError(t, status, body, http.StatusBadRequest, "invalid_grant", 65001)
 
 	// Once the user consents, the silent call works.
-	env.em.recordConsent("alice@demo.test", []string{"Calendars.Read"})
+	env.em.recordConsent("alice@demo.test", env.em.apps[0], []string{"Calendars.Read"})
 	if _, err := app.AcquireTokenSilent(ctx, []string{"Calendars.Read"}, confidential.WithSilentAccount(acct)); err != nil {
 		t.Errorf("after consent: %v", err)
 	}

@@ -8,6 +8,7 @@ import "time"
 
 // authCode is one issued authorization code and what it was issued for.
 type authCode struct {
+	clientID    string // the app it was issued to; no other app can redeem it
 	username    string
 	redirectURI string
 	scope       string // the authorize request's scope

@@ -30,19 +30,17 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		e.count(StatTokenRefreshToken)
 	}
-	if a := e.authenticateClient(r, form); a != nil {
+	client, a := e.authenticateClient(r, form)
+	if a != nil {
 		e.writeAADError(w, r, *a)
 		return
 	}
-	var (
-		resp tokenResponse
-		a    *aadError
-	)
+	var resp tokenResponse
 	switch gt {
 	case "authorization_code":
-		resp, a = e.redeemCode(r, form)
+		resp, a = e.redeemCode(r, form, client)
 	case "refresh_token":
-		resp, a = e.redeemRefreshToken(r, form)
+		resp, a = e.redeemRefreshToken(r, form, client)
 	default:
 		u := errUnsupportedGrant(gt)
 		a = &u
@@ -61,9 +59,10 @@ func (e *Emulator) handleTokenGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticateClient checks the confidential client's credentials, sent in
-// the body (client_secret_post, as MSAL does) or as HTTP Basic.
-func (e *Emulator) authenticateClient(r *http.Request, form url.Values) *aadError {
-	fail := func(a aadError) *aadError { return &a }
+// the body (client_secret_post, as MSAL does) or as HTTP Basic, and
+// returns the app they belong to.
+func (e *Emulator) authenticateClient(r *http.Request, form url.Values) (*app, *aadError) {
+	fail := func(a aadError) (*app, *aadError) { return nil, &a }
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		// RFC 6749 2.3.1: both halves are form-encoded before Basic encoding.
@@ -79,25 +78,33 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values) *aadErro
 	} else {
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	switch {
-	case id == "":
+	if id == "" {
 		return fail(errMissingParam("client_id"))
-	case !strings.EqualFold(id, e.clientID):
+	}
+	client := e.lookupApp(id)
+	switch {
+	case client == nil:
 		return fail(errUnknownClient(id, e.tenant))
 	case form.Has("client_assertion") || form.Has("client_assertion_type"):
-		return e.authenticateAssertion(r, form, secret) // clientauth.go
+		if a := e.authenticateAssertion(r, client, form, secret); a != nil { // clientauth.go
+			return nil, a
+		}
+		return client, nil
 	case secret == "":
 		return fail(errMissingClientSecret())
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(e.clientSecret)) != 1:
-		return fail(errInvalidClientSecret(e.clientID))
+	case client.clientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(client.clientSecret)) != 1:
+		// An app registered with certificates or federated credentials
+		// alone has no secret that could match.
+		return fail(errInvalidClientSecret(client.clientID))
 	}
-	return nil
+	return client, nil
 }
 
-// redeemCode implements the authorization_code grant. The code is checked
-// and marked redeemed in one critical section, so of two concurrent
-// redemptions exactly one succeeds.
-func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, *aadError) {
+// redeemCode implements the authorization_code grant for the authenticated
+// client. The code is checked and marked redeemed in one critical section,
+// so of two concurrent redemptions exactly one succeeds; a code issued to
+// another app is refused and stays unredeemed for its own app.
+func (e *Emulator) redeemCode(r *http.Request, form url.Values, client *app) (tokenResponse, *aadError) {
 	fail := func(a aadError) (tokenResponse, *aadError) { return tokenResponse{}, &a }
 	code := form.Get("code")
 	redirectURI := form.Get("redirect_uri")
@@ -118,6 +125,9 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 		a = &x
 	case now.After(c.expires):
 		x := errCodeExpired()
+		a = &x
+	case !strings.EqualFold(c.clientID, client.clientID):
+		x := errGrantOtherClient("authorization code")
 		a = &x
 	case c.redeemed:
 		x := errCodeRedeemed()
@@ -159,7 +169,7 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 	}
 	g.openid = g.openid || authGrant.openid
 	g.profile = g.profile || authGrant.profile
-	if a := e.consentGrantError(u.Username, g); a != nil {
+	if a := e.consentGrantError(u.Username, client, g); a != nil {
 		return tokenResponse{}, a
 	}
 	claims, ca := tokenRequestClaims(form.Get("claims"), issued.acrs)
@@ -167,6 +177,7 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 		return tokenResponse{}, ca
 	}
 	resp, err := e.mint(issue{
+		app:         client,
 		issuer:      e.issuer(r),
 		user:        u,
 		grant:       g,
@@ -185,10 +196,11 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values) (tokenResponse, 
 	return resp, nil
 }
 
-// redeemRefreshToken implements the refresh_token grant. Like Entra, each
+// redeemRefreshToken implements the refresh_token grant for the
+// authenticated client, which must be the app the token was issued to. Like Entra, each
 // use returns a new refresh token and the old one stays valid until it
 // expires; an ID token comes back too, without a nonce.
-func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenResponse, *aadError) {
+func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values, client *app) (tokenResponse, *aadError) {
 	fail := func(a aadError) (tokenResponse, *aadError) { return tokenResponse{}, &a }
 	raw := form.Get("refresh_token")
 	if raw == "" {
@@ -198,7 +210,7 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenRe
 	if err != nil {
 		return fail(errBadGrant("The refresh token is malformed or was issued by another instance of the emulator."))
 	}
-	if !strings.EqualFold(st.ClientID, e.clientID) {
+	if !strings.EqualFold(st.ClientID, client.clientID) {
 		return fail(errGrantOtherClient("refresh token"))
 	}
 	now := e.now()
@@ -224,7 +236,7 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenRe
 			return tokenResponse{}, perr
 		}
 	}
-	if a := e.consentGrantError(u.Username, g); a != nil {
+	if a := e.consentGrantError(u.Username, client, g); a != nil {
 		return tokenResponse{}, a
 	}
 	claims, ca := tokenRequestClaims(form.Get("claims"), st.Acrs)
@@ -232,6 +244,7 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values) (tokenRe
 		return tokenResponse{}, ca
 	}
 	resp, err := e.mint(issue{
+		app:         client,
 		issuer:      e.issuer(r),
 		user:        u,
 		grant:       g,

@@ -99,6 +99,7 @@ const (
 
 // issue describes one token response to mint.
 type issue struct {
+	app         *app   // the client the tokens are for: aud of the ID token, appid of the access token
 	issuer      string // https://{host}/{tenant}/v2.0
 	user        *User
 	grant       grant
@@ -157,7 +158,7 @@ func (e *Emulator) mint(is issue) (tokenResponse, error) {
 func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 	u := is.user
 	c := idTokenClaims{
-		Aud:               e.clientID,
+		Aud:               is.app.clientID,
 		Iss:               is.issuer,
 		Iat:               now.Unix(),
 		Nbf:               now.Unix(),
@@ -172,7 +173,7 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		Sid:               is.sid,
 		Acrs:              is.acrs,
 		LoginHint:         e.loginHintClaim(u),
-		Sub:               pairwiseSub(e.tenant, e.clientID, u.OID),
+		Sub:               pairwiseSub(e.tenant, is.app.clientID, u.OID),
 		Tid:               e.tenant,
 		Uti:               newUTI(now),
 		Ver:               "2.0",
@@ -193,8 +194,8 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 		Nbf:            now.Unix(),
 		Exp:            now.Add(e.accessTTL).Unix(),
 		Aio:            randomString(60),
-		AppDisplayName: appDisplayName,
-		AppID:          e.clientID,
+		AppDisplayName: is.app.displayName,
+		AppID:          is.app.clientID,
 		AppIDAcr:       "1",
 		FamilyName:     u.Surname,
 		GivenName:      u.GivenName,
@@ -225,7 +226,7 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 	c.Wids = []string{"b79fbf4d-3ef9-4689-8143-76b194e85509"} // the "member" directory role template
 	c.XmsFtd = randomString(48)
 	c.XmsIdrel = "1 16"
-	c.XmsSt, _ = json.Marshal(map[string]string{"sub": pairwiseSub(e.tenant, e.clientID, u.OID)})
+	c.XmsSt, _ = json.Marshal(map[string]string{"sub": pairwiseSub(e.tenant, is.app.clientID, u.OID)})
 	c.XmsTcdt = 1700000000
 	c.XmsTdbr = "EU"
 	return e.signPadded(&c, &c.XmsPad, paddedAccessTokenLen)
@@ -304,7 +305,7 @@ func (e *Emulator) sealRefreshToken(is issue, now time.Time) (string, error) {
 	e.mu.Unlock()
 	st := refreshState{
 		Username:   is.user.Username,
-		ClientID:   e.clientID,
+		ClientID:   is.app.clientID,
 		Scope:      strings.Join(append(append([]string(nil), is.grant.resource...), grantOIDC(is.grant)...), " "),
 		Sid:        is.sid,
 		Acrs:       is.acrs,

@@ -119,13 +119,13 @@ func (e *Emulator) handleWorkloadToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkFederatedAssertion checks a token from an external issuer against
-// the app's federated credentials, which all trust the emulator's own
+// the client's federated credentials, which all trust the emulator's own
 // issuer: the issuer, the signature with that issuer's key, the audience and
 // the subject, then the token's times. A token may be presented again and
 // again until it expires, as with Entra, which keeps no record of them.
-func (e *Emulator) checkFederatedAssertion(r *http.Request, h jose, c assertionClaims) *aadError {
+func (e *Emulator) checkFederatedAssertion(r *http.Request, client *app, h jose, c assertionClaims) *aadError {
 	const noMatch = "No matching federated identity record found for presented assertion %s '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation (With the emulator: -federated-subject or Config.FederatedSubjects.)"
-	if iss := workloadIssuer(r); len(e.creds.federatedSubjects) == 0 || c.Iss != iss {
+	if iss := workloadIssuer(r); len(client.creds.federatedSubjects) == 0 || c.Iss != iss {
 		return &aadError{http.StatusUnauthorized, "invalid_client", 700211, fmt.Sprintf(noMatch, "issuer", c.Iss)}
 	}
 	if h.Alg != "RS256" || h.Kid != e.signer.kid || !verifyRSA(&e.signer.key.PublicKey, h) {
@@ -135,7 +135,7 @@ func (e *Emulator) checkFederatedAssertion(r *http.Request, h jose, c assertionC
 	if !slices.Contains(c.Aud, FederatedAudience) {
 		return &aadError{http.StatusUnauthorized, "invalid_client", 700212, fmt.Sprintf(noMatch, "audience", strings.Join(c.Aud, " "))}
 	}
-	if !slices.Contains(e.creds.federatedSubjects, c.Sub) {
+	if !slices.Contains(client.creds.federatedSubjects, c.Sub) {
 		return &aadError{http.StatusUnauthorized, "invalid_client", 700213, fmt.Sprintf(noMatch, "subject", c.Sub)}
 	}
 	return e.checkAssertionTimes(c, false)

@@ -27,6 +27,9 @@ type Backend interface {
 	// session checks it before writing the session back, so that it cannot
 	// bring back a session that a sign-out in another tab ended.
 	Exists(ctx context.Context, id string) (bool, error)
+	// Ping reports whether the backend answers and can take a write: what
+	// /readyz asks before a load balancer sends the instance users.
+	Ping(ctx context.Context) error
 	// Close releases the backend's connections.
 	Close() error
 }

@@ -169,11 +169,17 @@ func testBackend(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
 		if err := b.Delete(ctx, id); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Delete: %v, want ErrUnavailable", err)
 		}
+		if err := b.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Ping: %v, want ErrUnavailable", err)
+		}
 		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("four operations took %s to report the outage", took)
+			t.Errorf("five operations took %s to report the outage", took)
 		}
 		repair()
 		// Recovers by itself: the next operations work.
+		if err := b.Ping(ctx); err != nil {
+			t.Errorf("Ping after the repair: %v", err)
+		}
 		if err := b.Save(ctx, id, []byte("again"), hour); err != nil {
 			t.Fatalf("Save after the repair: %v", err)
 		}

@@ -127,6 +127,17 @@ func (b *FileBackend) Exists(_ context.Context, id string) (bool, error) {
 
 func (b *FileBackend) Close() error { return nil }
 
+// Ping creates and removes a file in the session directory: a directory
+// that is gone, read-only or on a full disk cannot take sessions.
+func (b *FileBackend) Ping(context.Context) error {
+	f, err := os.CreateTemp(b.dir, tempPrefix+"ping-*")
+	if err != nil {
+		return fmt.Errorf("%w: writing to the session directory: %w", ErrUnavailable, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Clean deletes the files of expired sessions, files that hold no valid
 // header, and temporary files left by a write that was interrupted (a crash
 // between create and rename) more than a minute ago. It returns how many it

@@ -129,6 +129,16 @@ func (b *RedisBackend) Exists(ctx context.Context, id string) (bool, error) {
 	return n > 0, nil
 }
 
+// Ping asks Redis for PONG within the backend's timeout.
+func (b *RedisBackend) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		return redisError("reaching Redis for", err)
+	}
+	return nil
+}
+
 // Close closes the connection pool.
 func (b *RedisBackend) Close() error { return b.client.Close() }
 

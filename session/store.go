@@ -61,6 +61,9 @@ func (s *Store) Keys() *Keys { return s.keys }
 // Backend returns the store's backend.
 func (s *Store) Backend() Backend { return s.backend }
 
+// Ping reports whether the backend answers (see Backend.Ping).
+func (s *Store) Ping(ctx context.Context) error { return s.backend.Ping(ctx) }
+
 // Close releases the backend's connections.
 func (s *Store) Close() error { return s.backend.Close() }
 

@@ -50,8 +50,11 @@ type options struct {
 	clientID     string
 	clientSecret string
 	redirectURIs stringList
+	logoutURL    string
 	clientCerts  stringList
 	federated    stringList
+	appsFile     string
+	singleApp    []string // the single-app flags given explicitly, which -apps replaces
 	usersFile    string
 	accessTTL    time.Duration
 	idTTL        time.Duration
@@ -87,8 +90,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clientID, "client-id", emulator.DemoClientID, "the registered app's client `ID`")
 	fs.StringVar(&o.clientSecret, "client-secret", emulator.DemoClientSecret, "the registered app's client `secret`")
 	fs.Var(&o.redirectURIs, "redirect-uri", "a registered redirect `URI`; repeat for several (replaces the defaults: "+strings.Join(emulator.DemoRedirectURIs, ", ")+")")
+	fs.StringVar(&o.logoutURL, "front-channel-logout-url", "", "the registered app's front-channel logout `URL`, loaded with ?sid= when its user signs out of the emulator")
 	fs.Var(&o.clientCerts, "client-cert", "a certificate `file` (PEM or DER, public part) uploaded to the app, for client assertions signed with its key; repeat for several")
 	fs.Var(&o.federated, "federated-subject", "the `subject` of a federated credential trusting the emulator's workload issuer (https://{host}/workload-identity); repeat for several")
+	fs.StringVar(&o.appsFile, "apps", "", "JSON `file` listing several app registrations, instead of the single-app flags -client-id, -client-secret, -redirect-uri, -front-channel-logout-url, -client-cert and -federated-subject: [{\"client_id\", \"client_secret\", \"redirect_uris\": [...], \"front_channel_logout_url\", \"client_certificates\": [PEM files], \"federated_subjects\": [...]}]")
 	fs.StringVar(&o.usersFile, "users", "", "JSON `file` listing the accounts (default: alice@demo.test and admin@demo.test)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", time.Hour, "access token lifetime")
 	fs.DurationVar(&o.idTTL, "id-token-ttl", time.Hour, "ID token lifetime")
@@ -101,6 +106,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "client-id", "client-secret", "redirect-uri", "front-channel-logout-url", "client-cert", "federated-subject":
+			o.singleApp = append(o.singleApp, "-"+f.Name)
+		}
+	})
+	if o.appsFile != "" && len(o.singleApp) > 0 {
+		return o, fmt.Errorf("-apps lists every app registration: drop %s, or put it in the apps file", strings.Join(o.singleApp, " and "))
 	}
 	return o, nil
 }
@@ -123,6 +137,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// -apps replaces the single-app flags (parseFlags refused both), whose
+	// defaults name the demo app.
+	var apps []emulator.App
+	clientID, clientSecret := o.clientID, o.clientSecret
+	if o.appsFile != "" {
+		if apps, err = emulator.LoadApps(o.appsFile); err != nil {
+			return err
+		}
+		clientID, clientSecret = "", ""
+	}
 	var clientCerts []*x509.Certificate
 	for _, f := range o.clientCerts {
 		certs, err := emulator.LoadCertificates(f)
@@ -133,21 +157,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	em, err := emulator.New(emulator.Config{
-		Tenant:          o.tenant,
-		ClientID:        o.clientID,
-		ClientSecret:    o.clientSecret,
-		RedirectURIs:    o.redirectURIs,
-		Users:           users,
-		AccessTokenTTL:  o.accessTTL,
-		IDTokenTTL:      o.idTTL,
-		RefreshTokenTTL: o.refreshTTL,
-		CodeTTL:         o.codeTTL,
-		TokenPadding:    o.padding,
-		AdminConsented:  splitList(o.consented),
-		Logger:          logger,
-
-		ClientCertificates: clientCerts,
-		FederatedSubjects:  o.federated,
+		Tenant:                o.tenant,
+		Apps:                  apps,
+		ClientID:              clientID,
+		ClientSecret:          clientSecret,
+		RedirectURIs:          o.redirectURIs,
+		FrontChannelLogoutURL: o.logoutURL,
+		ClientCertificates:    clientCerts,
+		FederatedSubjects:     o.federated,
+		Users:                 users,
+		AccessTokenTTL:        o.accessTTL,
+		IDTokenTTL:            o.idTTL,
+		RefreshTokenTTL:       o.refreshTTL,
+		CodeTTL:               o.codeTTL,
+		TokenPadding:          o.padding,
+		AdminConsented:        splitList(o.consented),
+		Logger:                logger,
 	})
 	if err != nil {
 		return err
@@ -159,7 +184,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Long enough for injected delays ("hang for 5 s") and more.
 	srv := httpsserver.New(em.Handler(), cert, 2*time.Minute, logger)
-	printBanner(stdout, em, ln.Addr().(*net.TCPAddr), o, users == nil, clientCerts)
+	printBanner(stdout, em, ln.Addr().(*net.TCPAddr), o, users == nil)
 	if err := httpsserver.Serve(ctx, srv, ln, 5*time.Second); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
@@ -200,7 +225,7 @@ func isLoopback(addr string) bool {
 }
 
 // printBanner tells people how to point the app at the emulator.
-func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o options, demoUsers bool, clientCerts []*x509.Certificate) {
+func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o options, demoUsers bool) {
 	// The development certificate covers localhost and 127.0.0.1; the web
 	// app's demo configuration uses localhost.
 	host := "localhost"
@@ -211,30 +236,40 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local Entra ID emulator (NOT Microsoft) listening on %s\n", net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port)))
 	fmt.Fprintf(&b, "  Authority:      %s\n", em.Authority(base))
-	fmt.Fprintf(&b, "  Client ID:      %s\n", em.ClientID())
-	if o.clientSecret == emulator.DemoClientSecret {
-		fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
-	} else {
-		fmt.Fprintf(&b, "  Client secret:  (the one given with -client-secret)\n")
-	}
-	for i, u := range em.RedirectURIs() {
-		label := "Redirect URIs:"
-		if i > 0 {
-			label = ""
+	for _, app := range em.Apps() {
+		fmt.Fprintf(&b, "  Client ID:      %s\n", app.ClientID)
+		switch {
+		case app.ClientSecret == "":
+			fmt.Fprintf(&b, "  Client secret:  none (a certificate or federated credential instead)\n")
+		case app.ClientSecret == emulator.DemoClientSecret:
+			fmt.Fprintf(&b, "  Client secret:  %s\n", emulator.DemoClientSecret)
+		case o.appsFile != "":
+			fmt.Fprintf(&b, "  Client secret:  (the one in %s)\n", o.appsFile)
+		default:
+			fmt.Fprintf(&b, "  Client secret:  (the one given with -client-secret)\n")
 		}
-		fmt.Fprintf(&b, "  %-15s %s\n", label, u)
-	}
-	for i, c := range clientCerts {
-		label := "Certificates:"
-		if i > 0 {
-			label = ""
+		for i, u := range app.RedirectURIs {
+			label := "Redirect URIs:"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(&b, "  %-15s %s\n", label, u)
 		}
-		sum := sha1.Sum(c.Raw)
-		fmt.Fprintf(&b, "  %-15s %X (%s, valid until %s)\n", label, sum, c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
-	}
-	if len(o.federated) > 0 {
-		fmt.Fprintf(&b, "  Federated:      issuer %s/workload-identity, audience %s, subjects %s\n", base, emulator.FederatedAudience, strings.Join(o.federated, ", "))
-		fmt.Fprintf(&b, "                  tokens: curl -d subject=%s %s/emulator/workload-token\n", o.federated[0], base)
+		if app.FrontChannelLogoutURL != "" {
+			fmt.Fprintf(&b, "  Front-channel:  %s\n", app.FrontChannelLogoutURL)
+		}
+		for i, c := range app.ClientCertificates {
+			label := "Certificates:"
+			if i > 0 {
+				label = ""
+			}
+			sum := sha1.Sum(c.Raw)
+			fmt.Fprintf(&b, "  %-15s %X (%s, valid until %s)\n", label, sum, c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+		}
+		if len(app.FederatedSubjects) > 0 {
+			fmt.Fprintf(&b, "  Federated:      issuer %s/workload-identity, audience %s, subjects %s\n", base, emulator.FederatedAudience, strings.Join(app.FederatedSubjects, ", "))
+			fmt.Fprintf(&b, "                  tokens: curl -d subject=%s %s/emulator/workload-token\n", app.FederatedSubjects[0], base)
+		}
 	}
 	fmt.Fprintf(&b, "  Graph /me:      %s/v1.0/me\n", base)
 	fmt.Fprintf(&b, "  Graph events:   %s/v1.0/me/events\n", base)
