@@ -141,6 +141,8 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		GraphClient:           outbound,
 		GraphEndpoint:         cfg.GraphEndpoint,
 		GraphTimeout:          cfg.GraphTimeout,
+		CalendarEndpoint:      cfg.CalendarEndpoint,
+		CalendarScopes:        cfg.CalendarScopes,
 		AdminRole:             cfg.AdminRole,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
@@ -258,12 +260,13 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	demo := map[string]string{
-		"AUTHORITY":      base + "/" + emulator.DefaultTenant,
-		"CLIENT_ID":      emulator.DemoClientID,
-		"CLIENT_SECRET":  emulator.DemoClientSecret,
-		"GRAPH_ENDPOINT": base + "/v1.0/me",
-		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
-		"SCOPE":          "User.Read",
+		"AUTHORITY":         base + "/" + emulator.DefaultTenant,
+		"CLIENT_ID":         emulator.DemoClientID,
+		"CLIENT_SECRET":     emulator.DemoClientSecret,
+		"GRAPH_ENDPOINT":    base + "/v1.0/me",
+		"CALENDAR_ENDPOINT": base + "/v1.0/me/events",
+		"SESSION_SECRET":    hex.EncodeToString(secret), // sessions end with the process
+		"SCOPE":             "User.Read",
 		// The demo signs in with the emulator's client secret, whatever
 		// credential the environment names for a real tenant.
 		"CLIENT_CERTIFICATE_PATH":     "",

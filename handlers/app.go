@@ -34,7 +34,11 @@ type Options struct {
 	GraphClient   *http.Client
 	GraphEndpoint string
 	GraphTimeout  time.Duration
-	AdminRole     string
+	// CalendarEndpoint is Graph's /me/events, which /calendar calls with a
+	// token for CalendarScopes (default Calendars.Read).
+	CalendarEndpoint string
+	CalendarScopes   []string
+	AdminRole        string
 	// RedirectPath is the path of REDIRECT_URI, where the sign-in comes back.
 	RedirectPath string
 	// PostLogoutRedirectURI is where the identity provider sends the browser
@@ -86,6 +90,9 @@ func New(opts Options) (*Application, error) {
 	}
 	if opts.GraphTimeout <= 0 {
 		opts.GraphTimeout = 10 * time.Second
+	}
+	if len(opts.CalendarScopes) == 0 {
+		opts.CalendarScopes = []string{"Calendars.Read"}
 	}
 	if opts.AdminRole == "" {
 		opts.AdminRole = "admin"

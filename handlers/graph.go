@@ -54,9 +54,15 @@ func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
 // callGraph calls the Graph endpoint with the access token, within the
 // configured timeout.
 func (app *Application) callGraph(ctx context.Context, accessToken string) ([]byte, error) {
+	return app.callGraphAt(ctx, app.GraphEndpoint, accessToken)
+}
+
+// callGraphAt calls a Graph endpoint (/me, /me/events) with the access
+// token, within the configured timeout.
+func (app *Application) callGraphAt(ctx context.Context, endpoint, accessToken string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, app.GraphTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, app.GraphEndpoint, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return nil, err
 	}

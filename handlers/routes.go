@@ -46,6 +46,8 @@ func (app *Application) Routes() http.Handler {
 			r.Get("/graph", app.handle(app.graph))
 			r.Get("/token_details", app.handle(app.tokenDetails))
 			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
+			// Asks for Calendars.Read only when the user first opens it.
+			r.With(app.requireScopes(app.CalendarScopes...)).Get("/calendar", app.handle(app.calendar))
 		})
 	})
 	return r

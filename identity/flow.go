@@ -323,8 +323,10 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 			return Token{}, err
 		}
 		// Entra rejected the refresh token (expired, revoked, consent
-		// withdrawn), or the cache holds none: sign in again.
-		return Token{}, fmt.Errorf("%w: %v", ErrInteractionRequired, err)
+		// withdrawn or never given for these scopes), or the cache holds
+		// none: sign in again. The provider's *AuthError stays reachable,
+		// so that ConsentRequired can tell which.
+		return Token{}, fmt.Errorf("%w: %w", ErrInteractionRequired, err)
 	}
 	if raw := result.IDToken.RawToken; raw != "" && result.Metadata.TokenSource == confidential.TokenSourceIdentityProvider {
 		claims, err := c.checkIDToken(ctx, raw, "")
