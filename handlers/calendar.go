@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -91,8 +90,7 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &answer); err != nil {
 		return &graphError{detail: "Microsoft Graph answered /me/events with something that is not a list of events."}
 	}
-	var pretty bytes.Buffer
-	_ = json.Indent(&pretty, body, "", "  ") // it parsed above
+	pretty, _ := prettyJSON(body) // it parsed above
 
 	type dated struct {
 		start time.Time
@@ -123,7 +121,7 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 	if readable, err := url.QueryUnescape(endpoint); err == nil {
 		data.GraphEndpoint = readable // "$orderby=start/dateTime desc", not "%24orderby=…"
 	}
-	data.GraphJSON = pretty.String()
+	data.GraphJSON = pretty
 	data.Permissions = describeScopes(app.CalendarScopes)
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(now)/time.Second))
 	return app.render(w, http.StatusOK, "calendar", data)
