@@ -33,14 +33,18 @@ type Config struct {
 	Scopes        []string
 	GraphEndpoint string
 	GraphTimeout  time.Duration
-	AdminRole     string
-	SessionSecret string
-	SessionDir    string
-	SessionType   string // "filesystem" or "redis"
-	RedisURL      string
-	Port          int
-	TLSCert       string
-	TLSKey        string
+	// CalendarScopes are what /calendar asks consent for when first
+	// opened, and CalendarEndpoint the Graph API it calls with them.
+	CalendarScopes   []string
+	CalendarEndpoint string
+	AdminRole        string
+	SessionSecret    string
+	SessionDir       string
+	SessionType      string // "filesystem" or "redis"
+	RedisURL         string
+	Port             int
+	TLSCert          string
+	TLSKey           string
 
 	// Host is the address the app listens on: 127.0.0.1 on a developer's
 	// machine, 0.0.0.0 in a container behind the platform's proxy.
@@ -103,19 +107,21 @@ func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		ClientID:      get("CLIENT_ID", ""),
-		ClientSecret:  get("CLIENT_SECRET", ""),
-		GraphEndpoint: get("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0/me"),
-		AdminRole:     get("ADMIN_ROLE", "admin"),
-		SessionSecret: get("SESSION_SECRET", ""),
-		SessionDir:    get("SESSION_DIR", ".sessions"),
-		SessionType:   strings.ToLower(get("SESSION_TYPE", "filesystem")),
-		RedisURL:      get("REDIS_URL", ""),
-		TLSCert:       get("TLS_CERT", "ssl/localhost.crt"),
-		TLSKey:        get("TLS_KEY", "ssl/localhost.key"),
-		Scopes:        strings.Fields(get("SCOPE", "User.Read")),
-		Host:          get("HOST", "127.0.0.1"),
-		LogFormat:     strings.ToLower(get("LOG_FORMAT", "text")),
+		ClientID:         get("CLIENT_ID", ""),
+		ClientSecret:     get("CLIENT_SECRET", ""),
+		GraphEndpoint:    get("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0/me"),
+		AdminRole:        get("ADMIN_ROLE", "admin"),
+		SessionSecret:    get("SESSION_SECRET", ""),
+		SessionDir:       get("SESSION_DIR", ".sessions"),
+		SessionType:      strings.ToLower(get("SESSION_TYPE", "filesystem")),
+		RedisURL:         get("REDIS_URL", ""),
+		TLSCert:          get("TLS_CERT", "ssl/localhost.crt"),
+		TLSKey:           get("TLS_KEY", "ssl/localhost.key"),
+		Scopes:           strings.Fields(get("SCOPE", "User.Read")),
+		CalendarScopes:   strings.Fields(get("CALENDAR_SCOPE", "Calendars.Read")),
+		CalendarEndpoint: get("CALENDAR_ENDPOINT", "https://graph.microsoft.com/v1.0/me/events"),
+		Host:             get("HOST", "127.0.0.1"),
+		LogFormat:        strings.ToLower(get("LOG_FORMAT", "text")),
 	}
 
 	cfg.SessionSecretPrevious = get("SESSION_SECRET_PREVIOUS", "")
@@ -149,6 +155,9 @@ func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, err)
 	}
 	if err := checkURL("GRAPH_ENDPOINT", cfg.GraphEndpoint); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkURL("CALENDAR_ENDPOINT", cfg.CalendarEndpoint); err != nil {
 		errs = append(errs, err)
 	}
 	if p := cfg.SessionSecretPrevious; p != "" && len(p) < minSecretLength {

@@ -149,6 +149,9 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
 	}
+	if _, ok := appEnv["CALENDAR_ENDPOINT"]; !ok {
+		appEnv["CALENDAR_ENDPOINT"] = emuSrv.URL + "/v1.0/me/events"
+	}
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}

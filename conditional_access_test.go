@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -50,41 +49,17 @@ func wantClaim(t *testing.T, claims map[string]map[string]json.RawMessage, targe
 	}
 }
 
-var (
-	formActionPattern = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-	flowFieldPattern  = regexp.MustCompile(`name="flow" value="([^"]*)"`)
-)
-
 // submitSecondFactor answers the emulator's second-factor page p with
 // code (action "verify" or "cancel"), as a person would.
 func (b *browser) submitSecondFactor(p *page, code, action string) *page {
 	b.t.Helper()
 	assertStatus(b.t, p, http.StatusOK)
 	assertContains(b.t, p, `name="otc"`)
-	act, flow := formActionPattern.FindStringSubmatch(p.body), flowFieldPattern.FindStringSubmatch(p.body)
-	if act == nil || flow == nil {
+	flow := flowFieldPattern.FindStringSubmatch(p.body)
+	if flow == nil {
 		b.t.Fatalf("no second-factor form on %s:\n%s", p.url, excerpt(p.body))
 	}
-	target, err := url.Parse(p.url)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	target, err = target.Parse(html.UnescapeString(act[1]))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return b.postForm(target.String(), url.Values{"flow": {html.UnescapeString(flow[1])}, "otc": {code}, "action": {action}})
-}
-
-// postForm posts a form to an absolute URL.
-func (b *browser) postForm(target string, form url.Values) *page {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
+	return b.postForm(formAction(b.t, p), url.Values{"flow": {html.UnescapeString(flow[1])}, "otc": {code}, "action": {action}})
 }
 
 // caeClaims are the claims of the emulator's challenge after an event at
@@ -154,7 +129,7 @@ func TestClaimsChallengeSignsInAgain(t *testing.T) {
 	assertStatus(t, form, http.StatusOK)
 	assertContains(t, form, `name="passwd"`)
 	assertContains(t, form, "sign in again")
-	back := b.postForm(start.location, url.Values{"loginfmt": {"alice@demo.test"}, "passwd": {"alice-password"}, "action": {"signin"}})
+	back := b.postSignInForm(start.location, url.Values{"loginfmt": {"alice@demo.test"}, "passwd": {"alice-password"}, "action": {"signin"}})
 	assertStatus(t, back, http.StatusFound)
 	if env.emu.Stats()[emulator.StatSignIns] != signInsBefore+1 {
 		t.Error("the emulator did not count a password sign-in")

@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -142,6 +141,8 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		GraphClient:           outbound,
 		GraphEndpoint:         cfg.GraphEndpoint,
 		GraphTimeout:          cfg.GraphTimeout,
+		CalendarEndpoint:      cfg.CalendarEndpoint,
+		CalendarScopes:        cfg.CalendarScopes,
 		AdminRole:             cfg.AdminRole,
 		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
@@ -232,23 +233,19 @@ func cleanSessions(ctx context.Context, files *session.FileBackend, logger *slog
 // system's roots (and SSL_CERT_FILE, as Go does); in demo mode also the local
 // certificate, which the emulator serves.
 func outboundClient(demo bool, certFile string) (*http.Client, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64 // Graph and the token endpoint are the same few hosts
+	var extraRoots []byte
 	if demo {
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
 		pem, err := os.ReadFile(certFile)
 		if err != nil {
 			return nil, err
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
-		}
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		extraRoots = pem
 	}
-	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+	client, err := httpsserver.NewClient(extraRoots)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", certFile, err)
+	}
+	return client, nil
 }
 
 // newServer returns the app's HTTPS server. Its write timeout is long enough
@@ -266,12 +263,13 @@ func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(strin
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	demo := map[string]string{
-		"AUTHORITY":      base + "/" + emulator.DefaultTenant,
-		"CLIENT_ID":      emulator.DemoClientID,
-		"CLIENT_SECRET":  emulator.DemoClientSecret,
-		"GRAPH_ENDPOINT": base + "/v1.0/me",
-		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
-		"SCOPE":          "User.Read",
+		"AUTHORITY":         base + "/" + emulator.DefaultTenant,
+		"CLIENT_ID":         emulator.DemoClientID,
+		"CLIENT_SECRET":     emulator.DemoClientSecret,
+		"GRAPH_ENDPOINT":    base + "/v1.0/me",
+		"CALENDAR_ENDPOINT": base + "/v1.0/me/events",
+		"SESSION_SECRET":    hex.EncodeToString(secret), // sessions end with the process
+		"SCOPE":             "User.Read",
 		// The demo signs in with the emulator's client secret, whatever
 		// credential the environment names for a real tenant.
 		"CLIENT_CERTIFICATE_PATH":     "",

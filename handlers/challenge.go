@@ -102,15 +102,12 @@ func (app *Application) answerChallenge(w http.ResponseWriter, r *http.Request, 
 // no prompt is set, and Entra decides what to ask (the password again after
 // a critical event, a second factor for an authentication context).
 func (app *Application) signInWithClaims(w http.ResponseWriter, r *http.Request, claims string) error {
-	authURL, flow, err := app.Identity.StartSignIn(r.Context(), identity.SignIn{
+	authURL, err := app.beginSignIn(w, r, identity.SignIn{
 		Next:      SafeNext(r.URL.RequestURI()),
 		Claims:    claims,
 		LoginHint: reauthHint(userFrom(r.Context())),
 	})
 	if err != nil {
-		return err
-	}
-	if err := app.keepSignIn(w, r, flow); err != nil {
 		return err
 	}
 	http.Redirect(w, r, authURL, http.StatusFound)

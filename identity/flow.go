@@ -330,8 +330,10 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 			return Token{}, err
 		}
 		// Entra rejected the refresh token (expired, revoked, consent
-		// withdrawn), or the cache holds none: sign in again.
-		return Token{}, fmt.Errorf("%w: %v", ErrInteractionRequired, err)
+		// withdrawn or never given for these scopes), or the cache holds
+		// none: sign in again. The provider's *AuthError stays reachable,
+		// so that ConsentRequired can tell which.
+		return Token{}, fmt.Errorf("%w: %w", ErrInteractionRequired, err)
 	}
 	if raw := result.IDToken.RawToken; raw != "" && result.Metadata.TokenSource == confidential.TokenSourceIdentityProvider {
 		claims, err := c.checkIDToken(ctx, raw, "")
@@ -351,7 +353,8 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		FromCache:   result.Metadata.TokenSource == confidential.TokenSourceCache,
 	}
 	// The key is taken now: a refresh has just changed the cache.
-	c.tokens.put(newMemoKey(s, scopes), t, result.Metadata.RefreshOn)
+	k, f := newMemoKey(s, scopes)
+	c.tokens.put(k, f, t, result.Metadata.RefreshOn)
 	return t, nil
 }
 
