@@ -49,7 +49,7 @@ func main() {
 		err = fmt.Errorf(".env: %w", err)
 	}
 	if err == nil {
-		err = app.Run(ctx, term, app.RunOptions{Getenv: os.Getenv, Files: files, Demo: *demo, EmulatorAddr: *emulatorAddr})
+		err = app.Run(ctx, term, app.RunOptions{Lookup: os.LookupEnv, Files: files, Demo: *demo, EmulatorAddr: *emulatorAddr})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

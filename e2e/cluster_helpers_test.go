@@ -151,16 +151,23 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
 	}
+	if _, ok := appEnv["CALENDAR_ENDPOINT"]; !ok {
+		appEnv["CALENDAR_ENDPOINT"] = emuSrv.URL + "/v1.0/me/events"
+	}
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return appEnv[k] })
+	// A setting the test set to "" is set but empty (CLIENT_CAPABILITIES=).
+	cfg, err := app.LoadConfigEnv(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The app's outbound client as main makes it, trusting the test
 	// certificate as the demo trusts the local one.
-	outbound := app.OutboundClient(emuSrv.Cert.Pool)
+	outbound, err := app.OutboundClient(emuSrv.Cert.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if co.identityTimeout > 0 {
 		outbound.Timeout = co.identityTimeout
 	}
@@ -203,11 +210,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = app.LoadConfig(func(k string) string {
+			cfg, err = app.LoadConfigEnv(func(k string) (string, bool) {
 				if v, ok := override[k]; ok {
-					return v
+					return v, true
 				}
-				return appEnv[k]
+				v, ok := appEnv[k]
+				return v, ok
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -141,6 +141,18 @@ func (b *browser) submitSignIn(authorizeURL, username, password, action string) 
 	return fromEmulatortest(p)
 }
 
+// postSignInForm posts one of the emulator's sign-in pages back to its
+// authorize URL, as their forms do: one hop, for a test that fills in a page
+// itself (a password typed again, a second factor).
+func (b *browser) postSignInForm(authorizeURL string, form url.Values) *page {
+	b.t.Helper()
+	p, err := emulatortest.PostForm(b.t.Context(), b.client, authorizeURL, form)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", authorizeURL, err)
+	}
+	return fromEmulatortest(p)
+}
+
 var authURLPattern = regexp.MustCompile(`href="(https://[^"]*/oauth2/v2\.0/authorize\?[^"]*)"`)
 
 // authURLFrom reads the "Sign in with Microsoft" link from the login page.

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -441,6 +442,11 @@ func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 	admin := b.follow(landed)
 	assertStatus(t, admin, http.StatusOK)
 	assertContains(t, admin, "You have the admin app role.")
+	// The binary users build knows MSAL Go's version (a test binary does
+	// not: consent_test.go's TestFooterShowsVersions).
+	if !regexp.MustCompile(`App [^<·]+ · MSAL Go v1\.\d+\.\d+<`).MatchString(admin.body) {
+		t.Errorf("the footer does not show MSAL Go's version:\n%s", admin.body[strings.Index(admin.body, "<footer"):])
+	}
 	for range 3 { // round robin: each instance serves some
 		graph := b.get("/graph")
 		assertStatus(t, graph, http.StatusOK)

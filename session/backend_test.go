@@ -20,16 +20,16 @@ type backendUnderTest struct {
 	// breakIt makes every operation fail as an outage; the returned
 	// function repairs it (the records may be lost, as with a Redis
 	// restart without persistence).
-	breakIt func(t *testing.T) (repair func())
+	breakIt func(t testing.TB) (repair func())
 }
 
-func newFileUnderTest(t *testing.T) backendUnderTest {
+func newFileUnderTest(t testing.TB) backendUnderTest {
 	dir := filepath.Join(t.TempDir(), "sessions")
 	b, err := NewFileBackend(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+	return backendUnderTest{backend: b, breakIt: func(t testing.TB) func() {
 		// A session directory that is not a directory any more: every
 		// read and write fails, and none of them means "not found".
 		if err := os.RemoveAll(dir); err != nil {
@@ -42,14 +42,14 @@ func newFileUnderTest(t *testing.T) backendUnderTest {
 	}}
 }
 
-func newRedisUnderTest(t *testing.T) backendUnderTest {
+func newRedisUnderTest(t testing.TB) backendUnderTest {
 	rs := testutil.StartRedis(t, "")
 	b, err := NewRedisBackend(context.Background(), rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+	return backendUnderTest{backend: b, breakIt: func(t testing.TB) func() {
 		rs.Stop()
 		return rs.Start
 	}}
@@ -57,7 +57,7 @@ func newRedisUnderTest(t *testing.T) backendUnderTest {
 
 var backends = []struct {
 	name string
-	new  func(t *testing.T) backendUnderTest
+	new  func(t testing.TB) backendUnderTest
 }{
 	{"file", newFileUnderTest},
 	{"redis", newRedisUnderTest},
@@ -69,7 +69,7 @@ func TestBackends(t *testing.T) {
 	}
 }
 
-func testBackend(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
+func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 	ctx := context.Background()
 	hour := time.Now().Add(time.Hour)
 

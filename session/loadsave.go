@@ -18,7 +18,7 @@ type ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 type state struct {
 	gs       *sessions.Session
 	loadedID string // the id the session was loaded with, "" for none
-	loaded   []byte // its values' encoding when loaded
+	loaded   Values // its values when loaded
 	stale    bool   // loaded with the previous secret: save again with the current one
 }
 
@@ -57,7 +57,7 @@ func Destroy(gs *sessions.Session) { gs.Options.MaxAge = -1 }
 func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			gs, stale, err := s.load(r, CookieName)
+			gs, values, stale, err := s.load(r, CookieName)
 			switch {
 			case err == nil:
 			case signedOut(err):
@@ -66,11 +66,7 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				onError(w, r, err)
 				return
 			}
-			st := &state{gs: gs, loadedID: gs.ID, stale: stale}
-			if !gs.IsNew {
-				values, _ := recordValues(gs.Values)
-				st.loaded = encodeValues(values)
-			}
+			st := &state{gs: gs, loadedID: gs.ID, loaded: values, stale: stale}
 			buf := &bufferedWriter{header: w.Header().Clone(), status: http.StatusOK}
 			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
 			if err := s.commit(buf, r, st); err != nil {
@@ -95,11 +91,12 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		gs.Options.MaxAge = -1
 		return s.Save(r, w, gs)
 	}
-	values, err := recordValues(gs.Values)
-	if err != nil {
+	if gs.ID != "" && gs.ID == st.loadedID && !st.stale && sameValues(gs.Values, st.loaded) {
+		return nil // unchanged
+	}
+	if _, err := recordValues(gs.Values); err != nil {
 		return err
 	}
-	encoded := encodeValues(values)
 	switch {
 	case gs.ID == "" || gs.ID != st.loadedID:
 		// New, or renewed at sign-in: a fresh id, and the old record goes.
@@ -109,8 +106,6 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 			}
 		}
 		gs.ID = ""
-	case bytes.Equal(encoded, st.loaded) && !st.stale:
-		return nil
 	default:
 		// Another request may have ended this session since this one
 		// loaded it (a sign-out in another tab while this page refreshed a
@@ -124,6 +119,23 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		}
 	}
 	return s.Save(r, w, gs)
+}
+
+// sameValues reports whether the handler left the session's values as they
+// were loaded: the same keys, each with the same bytes.
+func sameValues(now map[any]any, loaded Values) bool {
+	if len(now) != len(loaded) {
+		return false
+	}
+	for k, v := range now {
+		ks, ok1 := k.(string)
+		vb, ok2 := v.([]byte)
+		lv, ok3 := loaded[ks]
+		if !ok1 || !ok2 || !ok3 || !bytes.Equal(vb, lv) {
+			return false
+		}
+	}
+	return true
 }
 
 // bufferedWriter holds a handler's answer until the session is saved.

@@ -117,8 +117,9 @@ type Page struct {
 // SignIn walks the emulator's pages at authorizeURL as a person would, with
 // c as the browser (its cookie jar is the browser's cookies; its own
 // redirect policy is not used: every hop is one request). Single sign-on
-// answers at once; otherwise it chooses the account in the account picker,
-// fills in and submits the password form, and accepts the consent page. It
+// answers at once; otherwise it chooses "Use another account" in the
+// account picker, fills in and submits the password form, and accepts the
+// consent page. It
 // returns the first answer that leaves the emulator, normally the redirect
 // back to the app with a code or an error, or the first page it cannot get
 // past (the sign-in form again after a wrong password, an error page, a
@@ -175,8 +176,10 @@ func walk(ctx context.Context, c *http.Client, authorizeURL, username, password,
 			form.Set("passwd", password)
 			form.Set("action", action)
 		case pickAccount.MatchString(p.Body) && action == "signin":
+			// "Use another account": the password form, where the
+			// person types the password as on a first sign-in.
 			kind = "picker"
-			form.Set("account", username) // one not listed gets the password form
+			form.Set("account", "")
 		case hiddenFlow.MatchString(p.Body) && strings.Contains(p.Body, `value="accept"`) && action == "signin":
 			kind = "consent"
 			form.Set("flow", html.UnescapeString(hiddenFlow.FindStringSubmatch(p.Body)[1]))

@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -63,7 +62,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		GraphClient:           opts.Outbound,
 		GraphEndpoint:         cfg.GraphEndpoint,
 		GraphTimeout:          cfg.GraphTimeout,
+		CalendarEndpoint:      cfg.CalendarEndpoint,
+		CalendarScopes:        cfg.CalendarScopes,
 		AdminRole:             cfg.AdminRole,
+		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
 		ConfigProblems:        cfg.Problems,
@@ -86,6 +88,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 			RedirectURI: cfg.RedirectURI,
 			Scopes:      cfg.Scopes,
 			HTTPClient:  opts.Outbound,
+			// The app answers claims challenges (handlers/challenge.go).
+			ClientCapabilities: cfg.ClientCapabilities,
 		})
 		if err != nil {
 			return nil, err
@@ -181,34 +185,12 @@ func cleanSessions(ctx context.Context, files *session.FileBackend, logger *slog
 	}
 }
 
-// OutboundClient is the HTTP client for Entra ID and Graph. It trusts the
-// system's roots (and SSL_CERT_FILE, as Go does), and also the certificates
-// in extraRoots when it is not empty: the local certificate the emulator
-// serves in demo mode, or a test's.
-func OutboundClient(extraRoots *x509.CertPool) *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64 // Graph and the token endpoint are the same few hosts
-	if extraRoots != nil {
-		transport.TLSClientConfig = &tls.Config{RootCAs: extraRoots, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: transport, Timeout: 30 * time.Second}
-}
-
-// systemRootsAnd returns the system's roots and the PEM certificates of
-// certFile.
-func systemRootsAnd(certFile string) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	pem, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, err
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
-	}
-	return pool, nil
+// OutboundClient is the HTTP client for Entra ID and Graph
+// (httpsserver.NewClient): it trusts the system's roots and, when
+// extraRoots is not empty, the PEM certificates in it: the local
+// certificate the emulator serves in demo mode, or a test's.
+func OutboundClient(extraRoots []byte) (*http.Client, error) {
+	return httpsserver.NewClient(extraRoots)
 }
 
 // SetRedisLogger sends what go-redis reports about connection trouble

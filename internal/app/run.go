@@ -21,8 +21,9 @@ import (
 
 // RunOptions are the command's flags and what main hands over.
 type RunOptions struct {
-	// Getenv reads the settings (os.Getenv, after .env was loaded).
-	Getenv func(string) string
+	// Lookup reads the settings (os.LookupEnv, after .env was loaded): it
+	// tells a setting set to "" from one not set.
+	Lookup func(string) (string, bool)
 	// Files holds templates/*.html and static/*.
 	Files fs.FS
 	// Demo signs in against the local emulator, started in this process
@@ -34,11 +35,11 @@ type RunOptions struct {
 // Run loads the configuration, builds the app and serves it until ctx ends
 // or a signal (SIGTERM) arrives on term.
 func Run(ctx context.Context, term <-chan os.Signal, opts RunOptions) error {
-	getenv := opts.Getenv
+	lookup := opts.Lookup
 	if opts.Demo {
-		getenv = demoEnv(getenv, opts.EmulatorAddr)
+		lookup = demoEnv(lookup, opts.EmulatorAddr)
 	}
-	cfg, err := LoadConfig(getenv)
+	cfg, err := LoadConfigEnv(lookup)
 	if err != nil {
 		return err
 	}
@@ -55,14 +56,18 @@ func Run(ctx context.Context, term <-chan os.Signal, opts RunOptions) error {
 		}
 	}
 
-	outbound := OutboundClient(nil)
+	var extraRoots []byte
 	if opts.Demo {
 		// The emulator serves the local certificate: the app trusts it.
-		roots, err := systemRootsAnd(cfg.TLSCert)
-		if err != nil {
+		if extraRoots, err = os.ReadFile(cfg.TLSCert); err != nil {
 			return err
 		}
-		outbound = OutboundClient(roots)
+	}
+	outbound, err := OutboundClient(extraRoots)
+	if err != nil {
+		return fmt.Errorf("%s %w", cfg.TLSCert, err)
+	}
+	if opts.Demo {
 		emu, err := startEmulator(ctx, logger, opts.EmulatorAddr, cert, cfg.RedirectURI)
 		if err != nil {
 			return err
@@ -93,18 +98,19 @@ func Run(ctx context.Context, term <-chan os.Signal, opts RunOptions) error {
 
 // demoEnv overrides the identity settings so the app signs in against the
 // local emulator; the other settings (PORT, TLS_CERT, ...) still apply.
-func demoEnv(getenv func(string) string, emulatorAddr string) func(string) string {
+func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(string) (string, bool) {
 	_, port, _ := net.SplitHostPort(emulatorAddr)
 	base := "https://localhost:" + port
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	demo := map[string]string{
-		"AUTHORITY":      base + "/" + emulator.DefaultTenant,
-		"CLIENT_ID":      emulator.DemoClientID,
-		"CLIENT_SECRET":  emulator.DemoClientSecret,
-		"GRAPH_ENDPOINT": base + "/v1.0/me",
-		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
-		"SCOPE":          "User.Read",
+		"AUTHORITY":         base + "/" + emulator.DefaultTenant,
+		"CLIENT_ID":         emulator.DemoClientID,
+		"CLIENT_SECRET":     emulator.DemoClientSecret,
+		"GRAPH_ENDPOINT":    base + "/v1.0/me",
+		"CALENDAR_ENDPOINT": base + "/v1.0/me/events",
+		"SESSION_SECRET":    hex.EncodeToString(secret), // sessions end with the process
+		"SCOPE":             "User.Read",
 		// The demo signs in with the emulator's client secret, whatever
 		// credential the environment names for a real tenant.
 		"CLIENT_CERTIFICATE_PATH":     "",
@@ -113,14 +119,14 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"CLIENT_ASSERTION_FILE":       "",
 		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
-	return func(name string) string {
+	return func(name string) (string, bool) {
 		if v, ok := demo[name]; ok {
-			return v
+			return v, v != ""
 		}
 		if name == "TENANT_ID" {
-			return ""
+			return "", false
 		}
-		return getenv(name)
+		return lookup(name)
 	}
 }
 
