@@ -16,10 +16,11 @@ type ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 
 // state is what LoadAndSave remembers about the request's session.
 type state struct {
-	gs       *sessions.Session
-	loadedID string // the id the session was loaded with, "" for none
-	loaded   []byte // its values' encoding when loaded
-	stale    bool   // loaded with the previous secret: save again with the current one
+	gs          *sessions.Session
+	loadedID    string // the id the session was loaded with, "" for none
+	loadedIndex string // the key it was filed under then (SetIndex), "" for none
+	loaded      []byte // its values' encoding when loaded
+	stale       bool   // loaded with the previous secret: save again with the current one
 }
 
 type contextKey struct{}
@@ -66,7 +67,7 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				onError(w, r, err)
 				return
 			}
-			st := &state{gs: gs, loadedID: gs.ID, stale: stale}
+			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), stale: stale}
 			if !gs.IsNew {
 				values, _ := recordValues(gs.Values)
 				st.loaded = encodeValues(values)
@@ -85,15 +86,21 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 // commit saves the session after the handler, if there is anything to do.
 func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error {
 	gs := st.gs
-	if gs.Options.MaxAge < 0 || len(gs.Values) == 0 {
+	if gs.Options.MaxAge < 0 || !holdsValues(gs.Values) {
 		// Ended (sign-out), or nothing left worth keeping (a user signed
-		// out because their tokens were revoked): no record, no cookie.
+		// out because their tokens were revoked): no record, no index
+		// entry, no cookie.
 		if st.loadedID == "" && gs.Options.MaxAge >= 0 {
 			return nil
 		}
-		gs.ID = st.loadedID
+		if st.loadedID != "" {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
+				return err
+			}
+		}
 		gs.Options.MaxAge = -1
-		return s.Save(r, w, gs)
+		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
+		return nil
 	}
 	values, err := recordValues(gs.Values)
 	if err != nil {
@@ -102,9 +109,10 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 	encoded := encodeValues(values)
 	switch {
 	case gs.ID == "" || gs.ID != st.loadedID:
-		// New, or renewed at sign-in: a fresh id, and the old record goes.
+		// New, or renewed at sign-in: a fresh id, and the old record goes,
+		// with its index entry.
 		if st.loadedID != "" {
-			if err := s.backend.Delete(r.Context(), st.loadedID); err != nil {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
 				return err
 			}
 		}
@@ -121,6 +129,11 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		}
 		if !ok {
 			return nil
+		}
+		if st.loadedIndex != "" && st.loadedIndex != IndexOf(gs) {
+			if err := s.backend.Unindex(r.Context(), st.loadedIndex, gs.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return s.Save(r, w, gs)
