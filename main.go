@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -95,7 +96,7 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 		return err
 	}
 	if demo {
-		emu, err := startEmulator(ctx, logger, emulatorAddr, cert, cfg.RedirectURI)
+		emu, err := startEmulator(ctx, logger, emulatorAddr, cert, cfg.RedirectURI, cfg.Origin()+handlers.FrontChannelLogoutPath)
 		if err != nil {
 			return err
 		}
@@ -145,6 +146,7 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		AdminRole:             cfg.AdminRole,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
+		IdentityOrigin:        originOf(cfg.Authority),
 		ConfigProblems:        cfg.Problems,
 		Demo:                  demo,
 	}
@@ -179,6 +181,16 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		opts.SessionsReady = store.Ping
 	}
 	return handlers.New(opts)
+}
+
+// originOf returns the scheme and host of an absolute URL, "" for anything
+// else (an AUTHORITY not set yet).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // newSessionStore opens the configured session store: files in SESSION_DIR
@@ -289,11 +301,13 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 }
 
 // startEmulator serves the Entra ID emulator on addr over HTTPS with the
-// app's certificate, until ctx ends.
-func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI string) (*emulator.Emulator, error) {
+// app's certificate, until ctx ends. The demo app is registered with its
+// redirect URI and front-channel logout URL.
+func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI, frontChannelLogoutURL string) (*emulator.Emulator, error) {
 	emu, err := emulator.New(emulator.Config{
-		RedirectURIs: append([]string{redirectURI}, emulator.DemoRedirectURIs...),
-		Logger:       logger.With("component", "emulator"),
+		RedirectURIs:          append([]string{redirectURI}, emulator.DemoRedirectURIs...),
+		FrontChannelLogoutURL: frontChannelLogoutURL,
+		Logger:                logger.With("component", "emulator"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)

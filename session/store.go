@@ -196,7 +196,14 @@ func (s *Store) remove(ctx context.Context, id, index string) error {
 // DeleteIndexed to find without its cookie; the key is kept in the record
 // and its entry expires and is deleted with the session. The handlers file
 // a session under the sid it signed in with (front-channel logout).
-func SetIndex(gs *sessions.Session, key string) { gs.Values[indexValue{}] = key }
+// An empty key files it under nothing.
+func SetIndex(gs *sessions.Session, key string) {
+	if key == "" {
+		delete(gs.Values, indexValue{})
+		return
+	}
+	gs.Values[indexValue{}] = key
+}
 
 // IndexOf returns the key the session is filed under, "" for none.
 func IndexOf(gs *sessions.Session) string {
