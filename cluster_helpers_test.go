@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -89,6 +91,11 @@ type clusterOptions struct {
 	// instanceEnv overrides settings of single instances, by index (a
 	// rotated SESSION_SECRET on some of them).
 	instanceEnv map[int]map[string]string
+	// separateApps makes every instance an app registration of its own,
+	// at its own origin, as two apps of one tenant are: its own client id
+	// and secret, redirect URI and front-channel logout URL, and no load
+	// balancer in front. They still share the session store.
+	separateApps bool
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -133,6 +140,31 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		appEnv["SESSION_TYPE"] = "redis"
 		appEnv["REDIS_URL"] = co.redis.URL()
 	}
+	if co.separateApps {
+		emuCfg.RedirectURIs = nil
+		if co.instanceEnv == nil {
+			co.instanceEnv = map[int]map[string]string{}
+		}
+		for i, srv := range servers {
+			origin := "https://" + srv.Listener.Addr().String()
+			app := emulator.App{
+				ClientID:              fmt.Sprintf("c0ffee00-0000-4000-a000-%012x", 0xa0+i),
+				ClientSecret:          fmt.Sprintf("secret-of-app-%d-0123456789", i),
+				RedirectURIs:          []string{origin + "/auth/redirect"},
+				FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+			}
+			emuCfg.Apps = append(emuCfg.Apps, app)
+			env := map[string]string{"CLIENT_ID": app.ClientID, "CLIENT_SECRET": app.ClientSecret, "REDIRECT_URI": app.RedirectURIs[0]}
+			if i == 0 {
+				maps.Copy(appEnv, env)
+				continue
+			}
+			if co.instanceEnv[i] == nil {
+				co.instanceEnv[i] = map[string]string{}
+			}
+			maps.Copy(co.instanceEnv[i], env)
+		}
+	}
 	for _, o := range co.opts {
 		o(&emuCfg, appEnv)
 	}
@@ -171,7 +203,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	// instances, reaches each as the load balancer in front of them would.
 	client := emuSrv.Client()
 	c.direct = client
-	if len(servers) > 1 {
+	if len(servers) > 1 && !co.separateApps {
 		lb := &balancer{next: client.Transport, public: servers[0].Listener.Addr().String(), instances: map[string]bool{}}
 		for _, srv := range servers {
 			lb.instances[srv.Listener.Addr().String()] = true
