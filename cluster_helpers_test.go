@@ -91,10 +91,14 @@ type clusterOptions struct {
 	// instanceEnv overrides settings of single instances, by index (a
 	// rotated SESSION_SECRET on some of them).
 	instanceEnv map[int]map[string]string
-	// separateApps makes every instance an app registration of its own,
-	// at its own origin, as two apps of one tenant are: its own client id
-	// and secret, redirect URI and front-channel logout URL, and no load
-	// balancer in front. They still share the session store.
+	// separateApps makes each of two instances an app registration of its
+	// own, as two apps of one tenant are: its own client id and secret,
+	// redirect URI, front-channel logout URL, SESSION_SECRET and
+	// SESSION_DIR (Redis, when set, stays shared), and no load balancer in
+	// front. The second is reached as https://localhost:port: browsers
+	// keep cookies by host, not port, so two apps on 127.0.0.1 would
+	// overwrite each other's session cookie. Only Chromium (which accepts
+	// the test certificate for any name) can reach it there.
 	separateApps bool
 }
 
@@ -140,13 +144,21 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		appEnv["SESSION_TYPE"] = "redis"
 		appEnv["REDIS_URL"] = co.redis.URL()
 	}
+	appOrigins := make([]string, len(servers))
 	if co.separateApps {
+		if len(servers) != 2 {
+			t.Fatal("separateApps makes two apps")
+		}
 		emuCfg.RedirectURIs = nil
 		if co.instanceEnv == nil {
 			co.instanceEnv = map[int]map[string]string{}
 		}
 		for i, srv := range servers {
 			origin := "https://" + srv.Listener.Addr().String()
+			if i == 1 {
+				origin = "https://localhost:" + strings.TrimPrefix(srv.Listener.Addr().String(), "127.0.0.1:")
+			}
+			appOrigins[i] = origin
 			app := emulator.App{
 				ClientID:              fmt.Sprintf("c0ffee00-0000-4000-a000-%012x", 0xa0+i),
 				ClientSecret:          fmt.Sprintf("secret-of-app-%d-0123456789", i),
@@ -155,6 +167,10 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 			}
 			emuCfg.Apps = append(emuCfg.Apps, app)
 			env := map[string]string{"CLIENT_ID": app.ClientID, "CLIENT_SECRET": app.ClientSecret, "REDIRECT_URI": app.RedirectURIs[0]}
+			if i > 0 {
+				env["SESSION_SECRET"] = fmt.Sprintf("session-secret-of-app-%d-0123456789abcdef", i)
+				env["SESSION_DIR"] = t.TempDir()
+			}
 			if i == 0 {
 				maps.Copy(appEnv, env)
 				continue
@@ -263,8 +279,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		srv.Config.TLSConfig = nil
 		srv.StartTLS()
 		c.stopFuncs = append(c.stopFuncs, srv.Close)
+		appURL := srv.URL
+		if appOrigins[i] != "" {
+			appURL = appOrigins[i]
+		}
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: client,
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: appURL, cfg: cfg, logs: logs, client: client,
 		})
 	}
 	return c
