@@ -33,14 +33,18 @@ type Config struct {
 	Scopes        []string
 	GraphEndpoint string
 	GraphTimeout  time.Duration
-	AdminRole     string
-	SessionSecret string
-	SessionDir    string
-	SessionType   string // "filesystem" or "redis"
-	RedisURL      string
-	Port          int
-	TLSCert       string
-	TLSKey        string
+	// CalendarScopes are what /calendar asks consent for when first
+	// opened, and CalendarEndpoint the Graph API it calls with them.
+	CalendarScopes   []string
+	CalendarEndpoint string
+	AdminRole        string
+	SessionSecret    string
+	SessionDir       string
+	SessionType      string // "filesystem" or "redis"
+	RedisURL         string
+	Port             int
+	TLSCert          string
+	TLSKey           string
 
 	// Host is the address the app listens on: 127.0.0.1 on a developer's
 	// machine, 0.0.0.0 in a container behind the platform's proxy.
@@ -61,6 +65,13 @@ type Config struct {
 	// still opens, and is sealed again with SessionSecret when next saved.
 	SessionSecretPrevious string
 
+	// ClientCapabilities are declared to Entra ID (CLIENT_CAPABILITIES,
+	// default cp1: the app answers claims challenges).
+	ClientCapabilities []string
+	// AdminAuthContext is the authentication context /admin requires in
+	// the ID token's acrs claim (ADMIN_AUTH_CONTEXT, e.g. c1); "" = none.
+	AdminAuthContext string
+
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
 	Problems []string
@@ -70,10 +81,25 @@ type Config struct {
 // are derived from it, and a short one can be guessed.
 const minSecretLength = 32
 
-// LoadConfig reads the configuration through getenv (os.Getenv in the app).
-// A missing client ID, secret or session secret is a Problem, shown on every
-// page. A malformed value stops start-up: the error names the variable.
+// LoadConfig reads the configuration through getenv. An empty value counts
+// as unset, so CLIENT_CAPABILITIES keeps its default; LoadConfigEnv tells
+// the two apart.
 func LoadConfig(getenv func(string) string) (Config, error) {
+	return LoadConfigEnv(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadConfigEnv reads the configuration through lookup (os.LookupEnv in the
+// app), which tells a setting that is set but empty from one that is not
+// set. A missing client ID, secret or session secret is a Problem, shown on
+// every page. A malformed value stops start-up: the error names the variable.
+func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
+	getenv := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
 	get := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
@@ -81,19 +107,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		ClientID:      get("CLIENT_ID", ""),
-		ClientSecret:  get("CLIENT_SECRET", ""),
-		GraphEndpoint: get("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0/me"),
-		AdminRole:     get("ADMIN_ROLE", "admin"),
-		SessionSecret: get("SESSION_SECRET", ""),
-		SessionDir:    get("SESSION_DIR", ".sessions"),
-		SessionType:   strings.ToLower(get("SESSION_TYPE", "filesystem")),
-		RedisURL:      get("REDIS_URL", ""),
-		TLSCert:       get("TLS_CERT", "ssl/localhost.crt"),
-		TLSKey:        get("TLS_KEY", "ssl/localhost.key"),
-		Scopes:        strings.Fields(get("SCOPE", "User.Read")),
-		Host:          get("HOST", "127.0.0.1"),
-		LogFormat:     strings.ToLower(get("LOG_FORMAT", "text")),
+		ClientID:         get("CLIENT_ID", ""),
+		ClientSecret:     get("CLIENT_SECRET", ""),
+		GraphEndpoint:    get("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0/me"),
+		AdminRole:        get("ADMIN_ROLE", "admin"),
+		SessionSecret:    get("SESSION_SECRET", ""),
+		SessionDir:       get("SESSION_DIR", ".sessions"),
+		SessionType:      strings.ToLower(get("SESSION_TYPE", "filesystem")),
+		RedisURL:         get("REDIS_URL", ""),
+		TLSCert:          get("TLS_CERT", "ssl/localhost.crt"),
+		TLSKey:           get("TLS_KEY", "ssl/localhost.key"),
+		Scopes:           strings.Fields(get("SCOPE", "User.Read")),
+		CalendarScopes:   strings.Fields(get("CALENDAR_SCOPE", "Calendars.Read")),
+		CalendarEndpoint: get("CALENDAR_ENDPOINT", "https://graph.microsoft.com/v1.0/me/events"),
+		Host:             get("HOST", "127.0.0.1"),
+		LogFormat:        strings.ToLower(get("LOG_FORMAT", "text")),
 	}
 
 	cfg.SessionSecretPrevious = get("SESSION_SECRET_PREVIOUS", "")
@@ -129,6 +157,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := checkURL("GRAPH_ENDPOINT", cfg.GraphEndpoint); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkURL("CALENDAR_ENDPOINT", cfg.CalendarEndpoint); err != nil {
+		errs = append(errs, err)
+	}
 	if p := cfg.SessionSecretPrevious; p != "" && len(p) < minSecretLength {
 		errs = append(errs, fmt.Errorf("SESSION_SECRET_PREVIOUS, when set, must be the previous SESSION_SECRET (%d characters or more)", minSecretLength))
 	}
@@ -142,6 +173,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", cfg.SessionType))
 	}
 	errs = append(errs, cfg.loadCredentialSettings(getenv, get)...)
+	errs = append(errs, cfg.loadConditionalAccess(lookup, get)...)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}

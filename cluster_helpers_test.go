@@ -197,10 +197,14 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
 		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
 	}
+	if _, ok := appEnv["CALENDAR_ENDPOINT"]; !ok {
+		appEnv["CALENDAR_ENDPOINT"] = emuSrv.URL + "/v1.0/me/events"
+	}
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
-	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	// A setting the test set to "" is set but empty (CLIENT_CAPABILITIES=).
+	cfg, err := LoadConfigEnv(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +256,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = LoadConfig(func(k string) string {
+			cfg, err = LoadConfigEnv(func(k string) (string, bool) {
 				if v, ok := override[k]; ok {
-					return v
+					return v, true
 				}
-				return appEnv[k]
+				v, ok := appEnv[k]
+				return v, ok
 			})
 			if err != nil {
 				t.Fatal(err)

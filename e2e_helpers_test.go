@@ -149,11 +149,21 @@ func (b *browser) submitSignIn(authorizeURL, username, password, action string) 
 		// answers at once (single sign-on), as Entra does: nothing to type.
 		return form
 	}
+	if form.status == http.StatusOK && strings.Contains(form.body, `name="account"`) {
+		// The account picker (/login's prompt=select_account while the
+		// browser is signed in): "Use another account" leads to the form.
+		form = b.postSignInForm(authorizeURL, url.Values{"account": {""}})
+	}
 	assertStatus(b.t, form, http.StatusOK)
 	assertContains(b.t, form, `name="loginfmt"`)
-	req, err := http.NewRequest(http.MethodPost, authorizeURL, strings.NewReader(url.Values{
-		"loginfmt": {username}, "passwd": {password}, "action": {action},
-	}.Encode()))
+	return b.postSignInForm(authorizeURL, url.Values{"loginfmt": {username}, "passwd": {password}, "action": {action}})
+}
+
+// postSignInForm posts one of the emulator's sign-in pages back to its
+// authorize URL, as their forms do.
+func (b *browser) postSignInForm(authorizeURL string, form url.Values) *page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, authorizeURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		b.t.Fatal(err)
 	}

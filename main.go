@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -68,11 +67,11 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf(".env: %w", err)
 	}
-	getenv := os.Getenv
+	lookup := os.LookupEnv
 	if demo {
-		getenv = demoEnv(os.Getenv, emulatorAddr)
+		lookup = demoEnv(os.LookupEnv, emulatorAddr)
 	}
-	cfg, err := LoadConfig(getenv)
+	cfg, err := LoadConfigEnv(lookup)
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,10 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		GraphClient:           outbound,
 		GraphEndpoint:         cfg.GraphEndpoint,
 		GraphTimeout:          cfg.GraphTimeout,
+		CalendarEndpoint:      cfg.CalendarEndpoint,
+		CalendarScopes:        cfg.CalendarScopes,
 		AdminRole:             cfg.AdminRole,
+		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
 		IdentityOrigin:        originOf(cfg.Authority),
@@ -169,6 +171,8 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			RedirectURI: cfg.RedirectURI,
 			Scopes:      cfg.Scopes,
 			HTTPClient:  outbound,
+			// The app answers claims challenges (handlers/challenge.go).
+			ClientCapabilities: cfg.ClientCapabilities,
 		})
 		if err != nil {
 			return nil, err
@@ -241,23 +245,19 @@ func cleanSessions(ctx context.Context, files *session.FileBackend, logger *slog
 // system's roots (and SSL_CERT_FILE, as Go does); in demo mode also the local
 // certificate, which the emulator serves.
 func outboundClient(demo bool, certFile string) (*http.Client, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64 // Graph and the token endpoint are the same few hosts
+	var extraRoots []byte
 	if demo {
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
 		pem, err := os.ReadFile(certFile)
 		if err != nil {
 			return nil, err
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
-		}
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		extraRoots = pem
 	}
-	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+	client, err := httpsserver.NewClient(extraRoots)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", certFile, err)
+	}
+	return client, nil
 }
 
 // newServer returns the app's HTTPS server. Its write timeout is long enough
@@ -269,18 +269,19 @@ func newServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.
 
 // demoEnv overrides the identity settings so the app signs in against the
 // local emulator; the other settings (PORT, TLS_CERT, ...) still apply.
-func demoEnv(getenv func(string) string, emulatorAddr string) func(string) string {
+func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(string) (string, bool) {
 	_, port, _ := net.SplitHostPort(emulatorAddr)
 	base := "https://localhost:" + port
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	demo := map[string]string{
-		"AUTHORITY":      base + "/" + emulator.DefaultTenant,
-		"CLIENT_ID":      emulator.DemoClientID,
-		"CLIENT_SECRET":  emulator.DemoClientSecret,
-		"GRAPH_ENDPOINT": base + "/v1.0/me",
-		"SESSION_SECRET": hex.EncodeToString(secret), // sessions end with the process
-		"SCOPE":          "User.Read",
+		"AUTHORITY":         base + "/" + emulator.DefaultTenant,
+		"CLIENT_ID":         emulator.DemoClientID,
+		"CLIENT_SECRET":     emulator.DemoClientSecret,
+		"GRAPH_ENDPOINT":    base + "/v1.0/me",
+		"CALENDAR_ENDPOINT": base + "/v1.0/me/events",
+		"SESSION_SECRET":    hex.EncodeToString(secret), // sessions end with the process
+		"SCOPE":             "User.Read",
 		// The demo signs in with the emulator's client secret, whatever
 		// credential the environment names for a real tenant.
 		"CLIENT_CERTIFICATE_PATH":     "",
@@ -289,14 +290,14 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"CLIENT_ASSERTION_FILE":       "",
 		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
-	return func(name string) string {
+	return func(name string) (string, bool) {
 		if v, ok := demo[name]; ok {
-			return v
+			return v, v != ""
 		}
 		if name == "TENANT_ID" {
-			return ""
+			return "", false
 		}
-		return getenv(name)
+		return lookup(name)
 	}
 }
 

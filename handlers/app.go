@@ -34,7 +34,14 @@ type Options struct {
 	GraphClient   *http.Client
 	GraphEndpoint string
 	GraphTimeout  time.Duration
-	AdminRole     string
+	// CalendarEndpoint is Graph's /me/events, which /calendar calls with a
+	// token for CalendarScopes (default Calendars.Read).
+	CalendarEndpoint string
+	CalendarScopes   []string
+	AdminRole        string
+	// AdminAuthContext, when set, is the authentication context (e.g. c1)
+	// that /admin requires in the ID token's acrs claim (stepup.go).
+	AdminAuthContext string
 	// RedirectPath is the path of REDIRECT_URI, where the sign-in comes back.
 	RedirectPath string
 	// PostLogoutRedirectURI is where the identity provider sends the browser
@@ -78,6 +85,8 @@ type Application struct {
 	// crossOrigin refuses unsafe requests (the sign-out's POST) sent by
 	// other sites.
 	crossOrigin *http.CrossOriginProtection
+	// users decodes the user of each request's session (loadUser).
+	users identity.SessionDecoder
 }
 
 // New checks the options and parses the templates.
@@ -96,6 +105,9 @@ func New(opts Options) (*Application, error) {
 	}
 	if opts.GraphTimeout <= 0 {
 		opts.GraphTimeout = 10 * time.Second
+	}
+	if len(opts.CalendarScopes) == 0 {
+		opts.CalendarScopes = []string{"Calendars.Read"}
 	}
 	if opts.AdminRole == "" {
 		opts.AdminRole = "admin"

@@ -14,8 +14,12 @@ import (
 
 // login shows the sign-in page with a link to the authorize URL. It starts a
 // flow on every visit; next (a local path) is where the user lands after.
+// The link asks for prompt=select_account, as the identity library's
+// sample does: someone who chose to sign in may want another account than
+// the one their browser is signed in with, so Entra shows its account
+// picker instead of signing them straight back in.
 func (app *Application) login(w http.ResponseWriter, r *http.Request) error {
-	authURL, err := app.beginSignIn(w, r, r.URL.Query().Get("next"))
+	authURL, err := app.beginSignIn(w, r, identity.SignIn{Next: SafeNext(r.URL.Query().Get("next")), Prompt: "select_account"})
 	if err != nil {
 		return err
 	}
@@ -25,9 +29,11 @@ func (app *Application) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 // startSignIn sends the browser straight to the authorize URL, remembering
-// next: what a protected page does for a visitor who is not signed in.
+// next: what a protected page does for a visitor who is not signed in. It
+// sends no prompt: a browser already signed in to Entra ID with one account
+// comes straight back (single sign-on).
 func (app *Application) startSignIn(w http.ResponseWriter, r *http.Request, next string) error {
-	authURL, err := app.beginSignIn(w, r, next)
+	authURL, err := app.beginSignIn(w, r, identity.SignIn{Next: SafeNext(next)})
 	if err != nil {
 		return err
 	}
@@ -36,9 +42,10 @@ func (app *Application) startSignIn(w http.ResponseWriter, r *http.Request, next
 }
 
 // beginSignIn starts a flow and keeps it in its sign-in cookie. It stores
-// nothing on the server: a visitor is not a session.
-func (app *Application) beginSignIn(w http.ResponseWriter, r *http.Request, next string) (string, error) {
-	authURL, flow, err := app.Identity.StartSignIn(r.Context(), identity.SignIn{Next: SafeNext(next)})
+// nothing on the server: a visitor is not a session. req.Next must be local
+// (SafeNext).
+func (app *Application) beginSignIn(w http.ResponseWriter, r *http.Request, req identity.SignIn) (string, error) {
+	authURL, flow, err := app.Identity.StartSignIn(r.Context(), req)
 	if err != nil {
 		return "", err
 	}
@@ -58,8 +65,11 @@ func (app *Application) authRedirect(w http.ResponseWriter, r *http.Request) err
 	user := userFrom(r.Context())
 	next, err := app.Identity.CompleteSignIn(r.Context(), user, flow, r.URL.Query())
 	if err != nil {
-		return err
+		// A signed-in user who declined more permissions stays signed in
+		// (scopes.go).
+		return app.consentDeclined(w, r, flow, err)
 	}
+	app.noteConsentSignIn(r, flow)
 	gs := session.FromContext(r.Context())
 	session.Renew(gs)
 	// Filed under the identity provider's session id, so that its

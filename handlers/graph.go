@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"ms-identity-go-webapp/identity"
@@ -38,13 +40,13 @@ func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, body, "", "  "); err != nil {
+	pretty, err := prettyJSON(body)
+	if err != nil {
 		return &graphError{detail: "Microsoft Graph answered with something that is not JSON."}
 	}
 	data := app.newTemplateData(r)
 	data.GraphEndpoint = app.GraphEndpoint
-	data.GraphJSON = pretty.String()
+	data.GraphJSON = pretty
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(app.now())/time.Second))
 	return app.render(w, http.StatusOK, "graph", data)
 }
@@ -52,9 +54,15 @@ func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
 // callGraph calls the Graph endpoint with the access token, within the
 // configured timeout.
 func (app *Application) callGraph(ctx context.Context, accessToken string) ([]byte, error) {
+	return app.callGraphAt(ctx, app.GraphEndpoint, accessToken)
+}
+
+// callGraphAt calls a Graph endpoint (/me, /me/events) with the access
+// token, within the configured timeout.
+func (app *Application) callGraphAt(ctx context.Context, endpoint, accessToken string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, app.GraphTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, app.GraphEndpoint, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +96,30 @@ func (app *Application) callGraph(ctx context.Context, accessToken string) ([]by
 		if json.Unmarshal(body, &ge) == nil && ge.Error.Code != "" {
 			detail = fmt.Sprintf("Microsoft Graph answered %s: %s: %s", resp.Status, ge.Error.Code, ge.Error.Message)
 		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			// Continuous Access Evaluation: a claims challenge, which
+			// serveError answers with a new sign-in (challenge.go).
+			endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+			if err := challengeFrom(resp, endpoint, graphAPIError(ge.Error)); err != nil {
+				return nil, err
+			}
+		}
 		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
 	}
 	return body, nil
+}
+
+// prettyJSON indents Graph's JSON for the page and escapes it for HTML, in
+// one go: the template then writes it as it is, instead of running its
+// escaper over a kilobyte of JSON through reflection on every page.
+func prettyJSON(body []byte) (template.HTML, error) {
+	var indented bytes.Buffer
+	indented.Grow(2 * len(body))
+	if err := json.Indent(&indented, body, "", "  "); err != nil {
+		return "", err
+	}
+	var escaped strings.Builder
+	escaped.Grow(indented.Len() + indented.Len()/4)
+	template.HTMLEscape(&escaped, indented.Bytes())
+	return template.HTML(escaped.String()), nil
 }

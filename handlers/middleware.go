@@ -176,7 +176,7 @@ func (app *Application) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gs := session.FromContext(r.Context())
 		raw, _ := gs.Values[UserSessionKey].([]byte)
-		user, err := identity.UnmarshalUserSession(raw)
+		user, err := app.users.Decode(gs.ID, raw)
 		if err != nil {
 			app.logger.Info("session content unreadable; continuing signed out", "request_id", requestIDFrom(r.Context()))
 		}
@@ -185,7 +185,7 @@ func (app *Application) loadUser(next http.Handler) http.Handler {
 			delete(gs.Values, UserSessionKey)
 			return
 		}
-		data, err := user.Marshal()
+		data, err := app.users.Encode(gs.ID, user, raw)
 		if err != nil {
 			app.logger.Error("encoding the session; it keeps its previous content", "request_id", requestIDFrom(r.Context()), "err", err)
 			return

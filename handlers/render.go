@@ -40,11 +40,21 @@ type templateData struct {
 	ConfigProblems []string
 
 	GraphEndpoint  string
-	GraphJSON      string
+	GraphJSON      template.HTML // indented and escaped by prettyJSON
 	TokenExpiresIn int64
 
 	Claims    []Claim
 	AdminRole string
+
+	Events      []Event      // calendar.go
+	Permissions []Permission // the scopes a page needs (scopes.go)
+	Next        string       // the page to try again
+
+	// AppVersion and MSALVersion are shown in the footer (version.go).
+	AppVersion, MSALVersion string
+
+	// Blocked explains a call Conditional Access blocked (challenge.go).
+	Blocked *blockedDetails
 
 	Status    int
 	Heading   string
@@ -72,7 +82,7 @@ func parseTemplates(files fs.FS) (map[string]*template.Template, error) {
 		}
 		cache[name] = t
 	}
-	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "logout", "frontchannel_logout"} {
+	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "calendar", "consent_declined", "logout", "frontchannel_logout"} {
 		if cache[want] == nil {
 			return nil, fmt.Errorf("handlers: template %s.html is missing", want)
 		}
@@ -86,6 +96,8 @@ func (app *Application) newTemplateData(r *http.Request) templateData {
 		CurrentYear: app.now().Year(),
 		Demo:        app.Demo,
 		RequestID:   requestIDFrom(r.Context()),
+		AppVersion:  versions.app,
+		MSALVersion: versions.msal,
 	}
 	if user := userFrom(r.Context()); user.SignedIn() {
 		data.User = &User{Name: user.Claims.String("name"), Username: user.Claims.String("preferred_username")}

@@ -53,7 +53,11 @@ func (app *Application) Routes() http.Handler {
 			r.Use(app.requireLogin)
 			r.Get("/graph", app.handle(app.graph))
 			r.Get("/token_details", app.handle(app.tokenDetails))
-			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
+			// The step-up comes first: a user without the role steps up
+			// too, and then gets the 403 (stepup.go).
+			r.With(app.requireAuthContext(app.AdminAuthContext), app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
+			// Asks for Calendars.Read only when the user first opens it.
+			r.With(app.requireScopes(app.CalendarScopes...)).Get("/calendar", app.handle(app.calendar))
 		})
 	})
 	return r

@@ -23,6 +23,11 @@ type AuthError struct {
 	Description   string // e.g. "AADSTS65004: User declined to consent to access the app."
 	CorrelationID string // Entra's correlation id, for support requests
 	Hint          string // one sentence of advice, when there is one
+	// Codes are the AADSTS numbers of a token-endpoint error, and Suberror
+	// its suberror (e.g. "consent_required"): what tells a missing consent
+	// from a dead refresh token (see ConsentRequired).
+	Codes    []int
+	Suberror string
 }
 
 func (e *AuthError) Error() string {
@@ -56,6 +61,7 @@ type entraError struct {
 	Error         string `json:"error"`
 	Description   string `json:"error_description"`
 	Codes         []int  `json:"error_codes"`
+	Suberror      string `json:"suberror"`
 	CorrelationID string `json:"correlation_id"`
 }
 
@@ -89,6 +95,8 @@ func classify(op string, err error) error {
 		Description:   body.Description,
 		CorrelationID: body.CorrelationID,
 		Hint:          hintFor(body.Description),
+		Codes:         body.Codes,
+		Suberror:      body.Suberror,
 	}
 }
 

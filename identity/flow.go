@@ -218,6 +218,7 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 
 	// Whoever was signed in in this browser before is signed out now: their
 	// tokens must not stay in the cache of the user who signs in.
+	prevAnswered, prevClaims := s.Answered, s.Claims
 	s.SignOut()
 	app, err := c.msal(s)
 	if err != nil {
@@ -244,6 +245,12 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	}
 	s.Claims = claims
 	s.HomeAccountID = result.Account.HomeAccountID
+	// The claims requests this user's sign-ins answered (claims.go): kept
+	// for the same user, and this one's added.
+	s.Answered = answeredBefore(prevAnswered, prevClaims, claims)
+	if flow.Claims != "" {
+		s.RememberAnswered(flow.Claims, c.now())
+	}
 	return flow.Next, nil
 }
 
@@ -323,8 +330,10 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 			return Token{}, err
 		}
 		// Entra rejected the refresh token (expired, revoked, consent
-		// withdrawn), or the cache holds none: sign in again.
-		return Token{}, fmt.Errorf("%w: %v", ErrInteractionRequired, err)
+		// withdrawn or never given for these scopes), or the cache holds
+		// none: sign in again. The provider's *AuthError stays reachable,
+		// so that ConsentRequired can tell which.
+		return Token{}, fmt.Errorf("%w: %w", ErrInteractionRequired, err)
 	}
 	if raw := result.IDToken.RawToken; raw != "" && result.Metadata.TokenSource == confidential.TokenSourceIdentityProvider {
 		claims, err := c.checkIDToken(ctx, raw, "")
@@ -344,7 +353,8 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		FromCache:   result.Metadata.TokenSource == confidential.TokenSourceCache,
 	}
 	// The key is taken now: a refresh has just changed the cache.
-	c.tokens.put(newMemoKey(s, scopes), t, result.Metadata.RefreshOn)
+	k, f := newMemoKey(s, scopes)
+	c.tokens.put(k, f, t, result.Metadata.RefreshOn)
 	return t, nil
 }
 

@@ -213,36 +213,52 @@ func TestTokenMemo(t *testing.T) {
 	m := &tokenMemo{}
 	s := &UserSession{HomeAccountID: "uid.utid", TokenCache: []byte(`{"AccessToken":{}}`)}
 	scopes := []string{"User.Read"}
-	k := newMemoKey(s, scopes)
-	if _, ok := m.get(k); ok {
+	k, f := newMemoKey(s, scopes)
+	if _, ok := m.get(k, f); ok {
 		t.Fatal("an empty memo answered")
 	}
 	valid := Token{AccessToken: "at", ExpiresOn: time.Now().Add(time.Hour)}
-	m.put(k, valid, time.Time{})
-	if got, ok := m.get(k); !ok || got.AccessToken != "at" || !got.FromCache {
+	m.put(k, f, valid, time.Time{})
+	if got, ok := m.get(k, f); !ok || got.AccessToken != "at" || !got.FromCache {
 		t.Fatalf("get = %+v, %v", got, ok)
 	}
-	for name, other := range map[string]memoKey{
-		"another cache":   newMemoKey(&UserSession{HomeAccountID: "uid.utid", TokenCache: []byte(`{}`)}, scopes),
-		"another account": newMemoKey(&UserSession{HomeAccountID: "other", TokenCache: s.TokenCache}, scopes),
-		"other scopes":    newMemoKey(s, []string{"Mail.Read"}),
+	// The same cache in another slice (the next request decoded it again)
+	// finds the token.
+	same := &UserSession{HomeAccountID: "uid.utid", TokenCache: bytes.Clone(s.TokenCache)}
+	if _, ok := m.get(newMemoKey(same, []string{"User.Read"})); !ok {
+		t.Error("the same cache, decoded again, did not find the token")
+	}
+	type lookup struct {
+		k memoKey
+		f memoFor
+	}
+	at := func(k memoKey, f memoFor) lookup { return lookup{k, f} }
+	for name, other := range map[string]lookup{
+		"another cache":   at(newMemoKey(&UserSession{HomeAccountID: "uid.utid", TokenCache: []byte(`{}`)}, scopes)),
+		"another account": at(newMemoKey(&UserSession{HomeAccountID: "other", TokenCache: s.TokenCache}, scopes)),
+		"other scopes":    at(newMemoKey(s, []string{"Mail.Read"})),
 	} {
-		if _, ok := m.get(other); ok {
+		if _, ok := m.get(other.k, other.f); ok {
 			t.Errorf("%s: the memo answered", name)
+		}
+		// A hash collision: another cache whose key is this entry's.
+		if _, ok := m.get(k, other.f); ok {
+			t.Errorf("%s under a colliding key: the memo answered with another cache's token", name)
 		}
 	}
 	// MSAL refreshes a token five minutes before it expires, and after its
 	// refresh time: the memo must not answer then.
-	m.put(k, Token{AccessToken: "at", ExpiresOn: time.Now().Add(4 * time.Minute)}, time.Time{})
-	if _, ok := m.get(k); ok {
+	m.put(k, f, Token{AccessToken: "at", ExpiresOn: time.Now().Add(4 * time.Minute)}, time.Time{})
+	if _, ok := m.get(k, f); ok {
 		t.Error("answered with a token MSAL would refresh (expiry)")
 	}
-	m.put(k, valid, time.Now().Add(-time.Second))
-	if _, ok := m.get(k); ok {
+	m.put(k, f, valid, time.Now().Add(-time.Second))
+	if _, ok := m.get(k, f); ok {
 		t.Error("answered with a token MSAL would refresh (refresh_in)")
 	}
 	for i := range 2 * memoSize {
-		m.put(newMemoKey(&UserSession{TokenCache: []byte{byte(i), byte(i >> 8)}}, scopes), valid, time.Time{})
+		k, f := newMemoKey(&UserSession{TokenCache: []byte{byte(i), byte(i >> 8)}}, scopes)
+		m.put(k, f, valid, time.Time{})
 	}
 	if len(m.entries) != memoSize {
 		t.Errorf("%d entries, want at most %d", len(m.entries), memoSize)

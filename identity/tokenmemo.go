@@ -3,7 +3,9 @@
 package identity
 
 import (
-	"crypto/sha256"
+	"bytes"
+	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 )
@@ -13,52 +15,75 @@ import (
 // same token again; finding it means MSAL parsing the user's whole cache (5 KB
 // of JSON with Entra's tokens), the most expensive step of such a page.
 //
-// The key is a hash of the cache's bytes: a new token, a refresh or a sign-out
-// changes them, so an entry answers only for the exact cache it came from, and
-// only while MSAL would itself return the cached token instead of refreshing
-// it: until five minutes before it expires, and not past its refresh time.
+// An entry answers only for the exact cache it came from (a new token, a
+// refresh or a sign-out changes the cache's bytes), and only while MSAL would
+// itself return the cached token instead of refreshing it: until five minutes
+// before it expires, and not past its refresh time. The entry is found by a
+// fast, seeded, non-cryptographic hash of the account, the scopes and the
+// cache, and then holds only if the account, the scopes and the cache's bytes
+// are those it was made for: a collision finds nothing, it never finds
+// another cache's token.
 type tokenMemo struct {
 	mu      sync.Mutex
 	entries map[memoKey]memoEntry
 }
 
-type memoKey [sha256.Size]byte
+// memoKey finds an entry; memoEntry.for says whom it answers for.
+type memoKey uint64
+
+// memoFor is what an entry answers for.
+type memoFor struct {
+	account string
+	scopes  []string
+	cache   []byte // the user's serialized cache, which nothing changes in place
+}
+
+func (f memoFor) equal(o memoFor) bool {
+	return f.account == o.account && slices.Equal(f.scopes, o.scopes) && bytes.Equal(f.cache, o.cache)
+}
 
 type memoEntry struct {
+	for_      memoFor
 	token     Token
 	refreshOn time.Time // Entra's refresh_in: MSAL refreshes the token after it
 }
 
 // memoSize bounds the memo: about 2.5 KB per signed-in user who visited a
-// page that needs a token recently, 2.5 MB in all.
+// page that needs a token recently (the token, and the user's cache, which
+// the session holds anyway), 2.5 MB in all.
 const memoSize = 1024
 
 // msalExpiryMargin is how long before expiry MSAL stops using a cached
 // access token (storage.AccessToken.Validate).
 const msalExpiryMargin = 5 * time.Minute
 
-func newMemoKey(s *UserSession, scopes []string) memoKey {
-	h := sha256.New()
-	h.Write([]byte(s.HomeAccountID))
+// memoSeed seeds the memo's hash for this process.
+var memoSeed = maphash.MakeSeed()
+
+// newMemoKey returns where the entry for the session's cache and scopes is
+// kept, and what it must answer for.
+func newMemoKey(s *UserSession, scopes []string) (memoKey, memoFor) {
+	var h maphash.Hash
+	h.SetSeed(memoSeed)
+	h.WriteString(s.HomeAccountID)
 	for _, scope := range scopes {
-		h.Write([]byte{0})
-		h.Write([]byte(scope))
+		h.WriteByte(0)
+		h.WriteString(scope)
 	}
-	h.Write([]byte{0})
+	h.WriteByte(0)
 	h.Write(s.TokenCache)
-	var k memoKey
-	h.Sum(k[:0])
-	return k
+	return memoKey(h.Sum64()), memoFor{account: s.HomeAccountID, scopes: scopes, cache: s.TokenCache}
 }
 
-// get returns the remembered token if MSAL would still return it from the
-// cache. MSAL decides with its own clock, time.Now; so does the memo.
-func (m *tokenMemo) get(k memoKey) (Token, bool) {
+// get returns the remembered token if it was found in exactly this cache
+// for these scopes and MSAL would still return it from the cache. MSAL
+// decides with its own clock, time.Now; so does the memo.
+func (m *tokenMemo) get(k memoKey, f memoFor) (Token, bool) {
 	m.mu.Lock()
 	e, ok := m.entries[k]
 	m.mu.Unlock()
 	now := time.Now()
-	if !ok || !now.Add(msalExpiryMargin).Before(e.token.ExpiresOn) || (!e.refreshOn.IsZero() && now.After(e.refreshOn)) {
+	if !ok || !e.for_.equal(f) || !now.Add(msalExpiryMargin).Before(e.token.ExpiresOn) || (!e.refreshOn.IsZero() && now.After(e.refreshOn)) {
 		return Token{}, false
 	}
 	e.token.FromCache = true
@@ -67,7 +92,7 @@ func (m *tokenMemo) get(k memoKey) (Token, bool) {
 
 // put remembers a token MSAL returned for the cache with key k. When the
 // memo is full, an arbitrary entry makes room.
-func (m *tokenMemo) put(k memoKey, t Token, refreshOn time.Time) {
+func (m *tokenMemo) put(k memoKey, f memoFor, t Token, refreshOn time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.entries == nil {
@@ -79,5 +104,6 @@ func (m *tokenMemo) put(k memoKey, t Token, refreshOn time.Time) {
 			break
 		}
 	}
-	m.entries[k] = memoEntry{token: t, refreshOn: refreshOn}
+	f.scopes = slices.Clone(f.scopes)
+	m.entries[k] = memoEntry{for_: f, token: t, refreshOn: refreshOn}
 }

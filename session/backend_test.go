@@ -23,19 +23,19 @@ type backendUnderTest struct {
 	// breakIt makes every operation fail as an outage; the returned
 	// function repairs it (the records may be lost, as with a Redis
 	// restart without persistence).
-	breakIt func(t *testing.T) (repair func())
+	breakIt func(t testing.TB) (repair func())
 	// stored lists everything the backend holds (file names, Redis keys),
 	// to see that nothing is left behind.
-	stored func(t *testing.T) []string
+	stored func(t testing.TB) []string
 }
 
-func newFileUnderTest(t *testing.T) backendUnderTest {
+func newFileUnderTest(t testing.TB) backendUnderTest {
 	dir := filepath.Join(t.TempDir(), "sessions")
 	b, err := NewFileBackend(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+	return backendUnderTest{backend: b, breakIt: func(t testing.TB) func() {
 		// A session directory that is not a directory any more: every
 		// read and write fails, and none of them means "not found".
 		if err := os.RemoveAll(dir); err != nil {
@@ -45,7 +45,7 @@ func newFileUnderTest(t *testing.T) backendUnderTest {
 			t.Fatal(err)
 		}
 		return func() { os.Remove(dir); os.Mkdir(dir, 0o700) }
-	}, stored: func(t *testing.T) []string {
+	}, stored: func(t testing.TB) []string {
 		var names []string
 		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && path != dir {
@@ -57,17 +57,17 @@ func newFileUnderTest(t *testing.T) backendUnderTest {
 	}}
 }
 
-func newRedisUnderTest(t *testing.T) backendUnderTest {
+func newRedisUnderTest(t testing.TB) backendUnderTest {
 	rs := testutil.StartRedis(t, "")
 	b, err := NewRedisBackend(context.Background(), rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return backendUnderTest{backend: b, breakIt: func(t *testing.T) func() {
+	return backendUnderTest{backend: b, breakIt: func(t testing.TB) func() {
 		rs.Stop()
 		return rs.Start
-	}, stored: func(t *testing.T) []string {
+	}, stored: func(t testing.TB) []string {
 		keys, err := rs.Client().Keys(context.Background(), "*").Result()
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +78,7 @@ func newRedisUnderTest(t *testing.T) backendUnderTest {
 
 var backends = []struct {
 	name string
-	new  func(t *testing.T) backendUnderTest
+	new  func(t testing.TB) backendUnderTest
 }{
 	{"file", newFileUnderTest},
 	{"redis", newRedisUnderTest},
@@ -90,7 +90,7 @@ func TestBackends(t *testing.T) {
 	}
 }
 
-func testBackend(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
+func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 	ctx := context.Background()
 	hour := time.Now().Add(time.Hour)
 

@@ -26,7 +26,7 @@ func signInAs(user, key string) func(*sessions.Session) {
 	}
 }
 
-func testIndexedSessions(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
+func testIndexedSessions(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 	ctx := context.Background()
 
 	t.Run("DeleteIndexed ends the key's sessions and no other", func(t *testing.T) {

@@ -19,7 +19,7 @@ type state struct {
 	gs          *sessions.Session
 	loadedID    string // the id the session was loaded with, "" for none
 	loadedIndex string // the key it was filed under then (SetIndex), "" for none
-	loaded      []byte // its values' encoding when loaded
+	loaded      Values // its values when loaded
 	stale       bool   // loaded with the previous secret: save again with the current one
 }
 
@@ -58,7 +58,7 @@ func Destroy(gs *sessions.Session) { gs.Options.MaxAge = -1 }
 func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, err error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			gs, stale, err := s.load(r, CookieName)
+			gs, values, stale, err := s.load(r, CookieName)
 			switch {
 			case err == nil:
 			case signedOut(err):
@@ -67,11 +67,7 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				onError(w, r, err)
 				return
 			}
-			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), stale: stale}
-			if !gs.IsNew {
-				values, _ := recordValues(gs.Values)
-				st.loaded = encodeValues(values)
-			}
+			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale}
 			buf := &bufferedWriter{header: w.Header().Clone(), status: http.StatusOK}
 			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
 			if err := s.commit(buf, r, st); err != nil {
@@ -102,11 +98,12 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
 		return nil
 	}
-	values, err := recordValues(gs.Values)
-	if err != nil {
+	if gs.ID != "" && gs.ID == st.loadedID && !st.stale && sameValues(gs.Values, st.loaded) {
+		return nil // unchanged
+	}
+	if _, err := recordValues(gs.Values); err != nil {
 		return err
 	}
-	encoded := encodeValues(values)
 	switch {
 	case gs.ID == "" || gs.ID != st.loadedID:
 		// New, or renewed at sign-in: a fresh id, and the old record goes,
@@ -117,8 +114,6 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 			}
 		}
 		gs.ID = ""
-	case bytes.Equal(encoded, st.loaded) && !st.stale:
-		return nil
 	default:
 		// Another request may have ended this session since this one
 		// loaded it (a sign-out in another tab while this page refreshed a
@@ -137,6 +132,31 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		}
 	}
 	return s.Save(r, w, gs)
+}
+
+// sameValues reports whether the handler left the session's values as they
+// were loaded: the same keys, each with the same bytes, and the same index
+// key (which the record keeps under indexName).
+func sameValues(now map[any]any, loaded Values) bool {
+	if len(now) != len(loaded) {
+		return false
+	}
+	for k, v := range now {
+		if k == (indexValue{}) {
+			key, ok := v.(string)
+			if !ok || key != string(loaded[indexName]) {
+				return false
+			}
+			continue
+		}
+		ks, ok1 := k.(string)
+		vb, ok2 := v.([]byte)
+		lv, ok3 := loaded[ks]
+		if !ok1 || !ok2 || !ok3 || !bytes.Equal(vb, lv) {
+			return false
+		}
+	}
+	return true
 }
 
 // bufferedWriter holds a handler's answer until the session is saved.

@@ -32,6 +32,9 @@ type Store struct {
 	// Options are the cookie's attributes for new sessions.
 	Options *sessions.Options
 	now     func() time.Time
+	// The sessions and cookies this instance decoded last (cache.go).
+	cache   *recordCache
+	cookies cookieCache
 }
 
 // NewStore returns a store over backend with the keys derived from the
@@ -50,7 +53,8 @@ func NewStore(backend Backend, keys *Keys) *Store {
 			// elsewhere arrives signed in.
 			SameSite: http.SameSiteLaxMode,
 		},
-		now: time.Now,
+		now:   time.Now,
+		cache: newRecordCache(maxCacheBytes),
 	}
 }
 
@@ -80,24 +84,24 @@ func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
 // signed out. A backend that does not answer gives an error wrapping
 // ErrUnavailable.
 func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
-	gs, _, err := s.load(r, name)
+	gs, _, _, err := s.load(r, name)
 	return gs, err
 }
 
-// load is New, also reporting whether the cookie or the record was sealed
-// with the previous secret.
-func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, stale bool, err error) {
+// load is New, also returning the values as loaded and reporting whether
+// the cookie or the record was sealed with the previous secret.
+func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, values Values, stale bool, err error) {
 	gs = sessions.NewSession(s, name)
 	opts := *s.Options
 	gs.Options = &opts
 	gs.IsNew = true
 	c, err := r.Cookie(name)
 	if err != nil {
-		return gs, false, nil
+		return gs, nil, false, nil
 	}
 	id, values, stale, err := s.Load(r.Context(), c.Value)
 	if err != nil {
-		return gs, false, err
+		return gs, nil, false, err
 	}
 	gs.ID, gs.IsNew = id, false
 	for k, v := range values {
@@ -107,7 +111,7 @@ func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, stale 
 		}
 		gs.Values[k] = v
 	}
-	return gs, stale, nil
+	return gs, values, stale, nil
 }
 
 // Load returns the id and values of the session a cookie value names: what
@@ -117,7 +121,7 @@ func (s *Store) Load(ctx context.Context, cookie string) (id string, values Valu
 	if len(cookie) > 4096 {
 		return "", nil, false, fmt.Errorf("%w: the session cookie is too long", ErrInvalid)
 	}
-	id, staleCookie, err := s.keys.decodeCookie(CookieName, cookie)
+	id, staleCookie, err := s.decodeCookie(cookie)
 	if err != nil {
 		return "", nil, false, err
 	}
@@ -125,13 +129,40 @@ func (s *Store) Load(ctx context.Context, cookie string) (id string, values Valu
 	return id, values, staleCookie || staleRecord, err
 }
 
-// LoadID returns the values of the session id from the backend.
+// decodeCookie is Keys.decodeCookie for the session cookie, answered from
+// the cookie cache when this very value was decoded before.
+func (s *Store) decodeCookie(cookie string) (id string, stale bool, err error) {
+	if e, ok := s.cookies.get(cookie); ok {
+		return e.id, e.stale, nil
+	}
+	id, stale, err = s.keys.decodeCookie(CookieName, cookie)
+	if err == nil {
+		s.cookies.put(cookie, cookieEntry{id: id, stale: stale})
+	}
+	return id, stale, err
+}
+
+// LoadID returns the values of the session id from the backend. The record
+// is read from the backend every time; it is opened again only when it is
+// not the very record last opened or saved under id (see recordCache).
 func (s *Store) LoadID(ctx context.Context, id string) (values Values, stale bool, err error) {
 	record, err := s.backend.Find(ctx, id)
 	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.cache.drop(id)
+		}
 		return nil, false, err
 	}
-	return openRecord(s.records, id, record)
+	if values, stale, ok := s.cache.get(id, record); ok {
+		return values, stale, nil
+	}
+	values, stale, err = openRecord(s.records, id, record)
+	if err != nil {
+		s.cache.drop(id)
+		return nil, false, err
+	}
+	s.cache.put(id, record, values, stale)
+	return values, stale, nil
 }
 
 // Save stores the session and sets its cookie. With a MaxAge below zero
@@ -168,8 +199,11 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 		}
 	}
 	if err := s.backend.Save(r.Context(), gs.ID, record, expiry); err != nil {
+		s.cache.drop(gs.ID)
 		return err
 	}
+	// The next request of this browser reads back this very record.
+	s.cache.put(gs.ID, record, values, false)
 	cookie, err := s.keys.encodeCookie(gs.Name(), gs.ID)
 	if err != nil {
 		return fmt.Errorf("session: encoding the cookie: %w", err)
@@ -183,6 +217,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 // none). In that order: an entry without a record only costs a lookup,
 // while a record without its entry could not be found by sid.
 func (s *Store) remove(ctx context.Context, id, index string) error {
+	s.cache.drop(id)
 	if err := s.backend.Delete(ctx, id); err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (c *counting) Delete(ctx context.Context, id string) error {
 	return c.Backend.Delete(ctx, id)
 }
 
-func newTestStore(t *testing.T, b Backend, secret, previous string) *Store {
+func newTestStore(t testing.TB, b Backend, secret, previous string) *Store {
 	t.Helper()
 	keys, err := NewKeys(secret, previous)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestLoadAndSave(t *testing.T) {
 	}
 }
 
-func testLoadAndSave(t *testing.T, newBackend func(t *testing.T) backendUnderTest) {
+func testLoadAndSave(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 	ctx := context.Background()
 
 	t.Run("a visitor stores nothing", func(t *testing.T) {

@@ -209,3 +209,16 @@ func delta(before, after map[string]int64) map[string]int64 {
 	}
 	return d
 }
+
+// bareGraphPageGet loads the bare server's Graph page and checks that it
+// shows Graph's /me.
+func bareGraphPageGet(ctx context.Context, c *http.Client, url string) error {
+	page, err := get(ctx, c, url, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(page.body, "userPrincipalName") {
+		return fmt.Errorf("GET %s: the answer is not Graph's /me", url)
+	}
+	return nil
+}

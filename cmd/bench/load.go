@@ -24,16 +24,21 @@ type Rate struct {
 }
 
 // CPU is CPU time per operation in microseconds, by process: the
-// benchmark's own client, the app, the emulator and the bare server.
+// benchmark's own client, the app, the emulator, the bare server and the
+// app's Redis server.
 type CPU struct {
 	Client   float64 `json:"client"`
 	App      float64 `json:"app"`
 	Emulator float64 `json:"emulator"`
 	Bare     float64 `json:"bare"`
+	Redis    float64 `json:"redis"`
 }
 
 // Total is the CPU time of one operation over every process.
-func (c CPU) Total() float64 { return c.Client + c.App + c.Emulator + c.Bare }
+func (c CPU) Total() float64 { return c.Client + c.App + c.Emulator + c.Bare + c.Redis }
+
+// cpuTimes are the CPU times of the processes, in CPU's order.
+type cpuTimes [5]time.Duration
 
 // op performs one operation for worker w (0 <= w < users).
 type op func(ctx context.Context, w int) error
@@ -43,7 +48,7 @@ type sample struct {
 	users     int
 	elapsed   time.Duration
 	latencies []time.Duration
-	cpu       [4]time.Duration // client, app, emulator, bare
+	cpu       cpuTimes
 }
 
 func (s *sample) add(o sample) {
@@ -73,12 +78,12 @@ func (s sample) rate() Rate {
 		PerSecond: float64(n) / s.elapsed.Seconds(),
 		P50ms:     ms(0.50),
 		P99ms:     ms(0.99),
-		CPU:       CPU{Client: us(s.cpu[0]), App: us(s.cpu[1]), Emulator: us(s.cpu[2]), Bare: us(s.cpu[3])},
+		CPU:       CPU{Client: us(s.cpu[0]), App: us(s.cpu[1]), Emulator: us(s.cpu[2]), Bare: us(s.cpu[3]), Redis: us(s.cpu[4])},
 	}
 }
 
 // cpuMeter reads the CPU time of the benchmark and its servers.
-type cpuMeter func() [4]time.Duration
+type cpuMeter func() cpuTimes
 
 // measure runs op from users workers until d has passed or maxOps
 // operations have started, whichever comes first. The first error stops

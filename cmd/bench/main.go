@@ -1,14 +1,18 @@
 // Command bench measures what signing in and a signed-in page cost in this
-// app, next to the physical limit: the identity provider's and Graph's own
-// throughput, and a bare net/http HTTPS server.
+// app, next to the physical limit: the bare page (an HTTPS handler that makes
+// the same one Graph call through the app's outbound client and writes the
+// body back), the identity provider's and Graph's own throughput, and a bare
+// net/http HTTPS server.
 //
 // It builds the app and the Entra ID emulator, runs them as child processes
-// on loopback ports with Entra-sized tokens, drives them with a bounded
+// on loopback ports with Entra-sized tokens (the app twice: file sessions and,
+// when redis-server is installed, Redis sessions), drives them with a bounded
 // workload from 1, 8 and 32 concurrent users, and prints a table with the
 // targets (-json FILE writes the numbers too):
 //
 //	go run ./cmd/bench                 # about a minute and a half
 //	go run ./cmd/bench -quick          # a few seconds: CI keeps it working
+//	go run ./cmd/bench -pages          # only /graph next to the bare page
 //	go run ./cmd/bench -json bench.json
 //
 // It exits non-zero when something fails, not when a target is missed
@@ -28,6 +32,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -83,6 +88,8 @@ type options struct {
 	jsonFile string
 	strict   bool
 	keep     bool
+	pages    bool // only the signed-in page next to the bare page
+	redis    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -103,6 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonFile, "json", "", "also write the results to this JSON `file`")
 	fs.BoolVar(&o.strict, "strict", false, "exit non-zero when a target is missed, not only on errors")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, logs, session files) and print its path")
+	fs.BoolVar(&o.pages, "pages", false, "measure only the signed-in page (/graph) next to the bare page, file and Redis sessions")
+	fs.BoolVar(&o.redis, "redis", true, "also measure the app with Redis sessions (needs redis-server in PATH)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -158,6 +167,14 @@ type bench struct {
 	bareURL  string
 	secret   string
 	accounts []emulator.User
+
+	// The bare Graph page, and the app with Redis sessions (nil without
+	// redis-server) with its Redis server.
+	bareGraphURL string
+	tokenFile    string
+	redisApp     *child
+	redisTarget  *target
+	redis        *child
 }
 
 // runBench builds and starts everything, runs every phase and reports.
@@ -254,12 +271,20 @@ func (b *bench) setUp(ctx context.Context) error {
 	b.secret = hex.EncodeToString(secret)
 	sessionDir := filepath.Join(b.dir, "sessions")
 
-	// The redirect URI names the app's port, so both ports are chosen
-	// first; if either was taken meanwhile, both servers start again.
+	redisURL := ""
+	if b.o.redis {
+		if redisURL, err = b.startRedis(ctx); err != nil {
+			return err
+		}
+	}
+
+	// The redirect URIs name the apps' ports, so every port is chosen
+	// first; if one was taken meanwhile, every server starts again.
 	for attempt := 0; ; attempt++ {
 		appPort, err1 := freePort()
 		emuPort, err2 := freePort()
-		if err := errors.Join(err1, err2); err != nil {
+		redisAppPort, err3 := freePort()
+		if err := errors.Join(err1, err2, err3); err != nil {
 			return err
 		}
 		b.t = &target{
@@ -269,33 +294,50 @@ func (b *bench) setUp(ctx context.Context) error {
 			transport:   transport,
 			client:      client,
 		}
+		rt := *b.t
+		rt.appURL = fmt.Sprintf("https://127.0.0.1:%d", redisAppPort)
+		rt.redirectURI = rt.appURL + "/auth/redirect"
 		b.emu, err = startChild(ctx, "emulator", emuBin, b.dir, filepath.Join(b.dir, "emulator.log"), childEnv(nil),
 			[]string{"-addr", fmt.Sprintf("127.0.0.1:%d", emuPort), "-cert", certFile, "-key", keyFile,
-				"-redirect-uri", b.t.redirectURI, "-users", usersFile, "-token-padding"},
+				"-redirect-uri", b.t.redirectURI, "-redirect-uri", rt.redirectURI, "-users", usersFile, "-token-padding"},
 			answers(client, b.t.emuURL+"/emulator/stats"))
-		if err == nil {
-			// The app runs in the work directory, where there is no .env.
-			b.app, err = startChild(ctx, "app", appBin, b.dir, filepath.Join(b.dir, "app.log"), childEnv(map[string]string{
-				"AUTHORITY":      b.t.emuURL + "/" + emulator.DefaultTenant,
+		appEnv := func(t *target, sessions map[string]string) map[string]string {
+			env := map[string]string{
+				"AUTHORITY":      t.emuURL + "/" + emulator.DefaultTenant,
 				"CLIENT_ID":      emulator.DemoClientID,
 				"CLIENT_SECRET":  emulator.DemoClientSecret,
-				"REDIRECT_URI":   b.t.redirectURI,
-				"GRAPH_ENDPOINT": b.t.emuURL + "/v1.0/me",
+				"REDIRECT_URI":   t.redirectURI,
+				"GRAPH_ENDPOINT": t.emuURL + "/v1.0/me",
 				"SCOPE":          "User.Read",
-				"SESSION_TYPE":   "filesystem",
 				"SESSION_SECRET": b.secret,
-				"SESSION_DIR":    sessionDir,
-				"PORT":           strconv.Itoa(appPort),
+				"PORT":           strings.TrimPrefix(t.appURL, "https://127.0.0.1:"),
 				"TLS_CERT":       certFile,
 				"TLS_KEY":        keyFile,
 				"SSL_CERT_FILE":  certFile,
 				// Stop at once on SIGTERM: no load balancer to drain from.
 				"DRAIN_PERIOD": "0s",
-			}), nil, answers(client, b.t.appURL+"/static/style.css"))
+			}
+			for k, v := range sessions {
+				env[k] = v
+			}
+			return env
+		}
+		if err == nil {
+			// The app runs in the work directory, where there is no .env.
+			b.app, err = startChild(ctx, "app", appBin, b.dir, filepath.Join(b.dir, "app.log"),
+				childEnv(appEnv(b.t, map[string]string{"SESSION_TYPE": "filesystem", "SESSION_DIR": sessionDir})),
+				nil, answers(client, b.t.appURL+"/static/style.css"))
+		}
+		if err == nil && redisURL != "" {
+			b.redisTarget = &rt
+			b.redisApp, err = startChild(ctx, "app (Redis sessions)", appBin, b.dir, filepath.Join(b.dir, "app-redis.log"),
+				childEnv(appEnv(&rt, map[string]string{"SESSION_TYPE": "redis", "REDIS_URL": redisURL})),
+				nil, answers(client, rt.appURL+"/static/style.css"))
 		}
 		if err == nil {
 			break
 		}
+		b.app.stop()
 		b.emu.stop()
 		if attempt == 2 || !strings.Contains(err.Error(), "address already in use") {
 			return err
@@ -315,13 +357,35 @@ func (b *bench) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.tokenFile = filepath.Join(b.dir, "bare-token")
 	b.bare, _, err = startOnFreePort(func(port int) (*child, error) {
 		b.bareURL = fmt.Sprintf("https://127.0.0.1:%d/static/style.css", port)
-		env := bareServerEnv(fmt.Sprintf("127.0.0.1:%d", port), certFile, keyFile, bodyFile)
+		b.bareGraphURL = fmt.Sprintf("https://127.0.0.1:%d%s", port, bareGraphPath)
+		env := bareServerEnv(fmt.Sprintf("127.0.0.1:%d", port), certFile, keyFile, bodyFile, b.t.emuURL+"/v1.0/me", b.tokenFile)
+		env["SSL_CERT_FILE"] = certFile // the app's outbound client trusts the emulator so
 		return startChild(ctx, "bare server", self, b.dir, filepath.Join(b.dir, "bare.log"),
 			append(childEnv(nil), envList(env)...), nil, answers(client, b.bareURL))
 	})
 	return err
+}
+
+// startRedis starts a redis-server without persistence on a free loopback
+// port for the app's Redis sessions, and returns its URL; "" when
+// redis-server is not installed (the Redis rows are then left out).
+func (b *bench) startRedis(ctx context.Context) (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		b.printf("redis-server not found: measuring file sessions only\n")
+		return "", nil
+	}
+	var url string
+	b.redis, _, err = startOnFreePort(func(port int) (*child, error) {
+		url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		return startChild(ctx, "redis-server", bin, b.dir, filepath.Join(b.dir, "redis.log"), childEnv(nil),
+			[]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"},
+			redisAnswers(port))
+	})
+	return url, err
 }
 
 func envList(m map[string]string) []string {
@@ -336,6 +400,8 @@ func envList(m map[string]string) []string {
 func (b *bench) tearDown() {
 	b.bare.stop()
 	b.app.stop()
+	b.redisApp.stop()
+	b.redis.stop()
 	b.emu.stop()
 	if b.dir == "" {
 		return
@@ -372,6 +438,7 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		Platform:    runtime.GOOS + "/" + runtime.GOARCH,
 		CPUs:        runtime.NumCPU(),
 		Quick:       o.quick,
+		PagesOnly:   o.pages,
 		PhaseSecond: o.duration.Seconds(),
 		Accounts:    len(b.accounts),
 		IdP:         IdPRequests{PerSignIn: map[string]float64{}, PerGraphPage: map[string]float64{}},
@@ -381,55 +448,16 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 	var err error
 	res.Memory.StartBytes, _, _ = b.app.memory() // zero where /proc is missing
 	warm := max(o.duration/5, 50*time.Millisecond)
-	meter := func() [4]time.Duration {
-		return [4]time.Duration{selfCPU(), b.app.cpu(), b.emu.cpu(), b.bare.cpu()}
+	// The app's CPU is both instances': only one serves at a time, and the
+	// other idles.
+	meter := func() cpuTimes {
+		return cpuTimes{selfCPU(), b.app.cpu() + b.redisApp.cpu(), b.emu.cpu(), b.bare.cpu(), b.redis.cpu()}
 	}
 
-	// Sign-ins: each one a new browser and the next account.
-	var next atomic.Int64
-	signIn := func(ctx context.Context, _ int) error {
-		u := b.accounts[int(next.Add(1)-1)%len(b.accounts)]
-		_, err := b.t.signIn(ctx, u)
-		return err
-	}
-	signInCalls := map[string]int64{}
-	signIns := 0
-	for _, n := range o.levels {
-		b.printf("sign-in, %d users... ", n)
-		if _, err := measure(ctx, n, warm, o.maxOps, meter, signIn); err != nil {
-			return nil, fmt.Errorf("sign-in warm-up: %w", err)
-		}
-		before, err := b.t.stats(ctx)
-		if err != nil {
+	if !o.pages {
+		if err := b.signIns(ctx, res, warm, meter); err != nil {
 			return nil, err
 		}
-		s, err := measure(ctx, n, o.duration, o.maxOps, meter, signIn)
-		if err != nil {
-			return nil, fmt.Errorf("sign-in: %w", err)
-		}
-		after, err := b.t.stats(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range delta(before, after) {
-			signInCalls[k] += v
-		}
-		r := s.rate()
-		signIns += r.Count
-		res.SignIn = append(res.SignIn, r)
-		b.printf("%.1f/s\n", r.PerSecond)
-	}
-	for k, v := range signInCalls {
-		res.IdP.PerSignIn[k] = float64(v) / float64(signIns)
-	}
-
-	// Every stored session is now a signed-in user's.
-	dump := ""
-	if o.keep {
-		dump = filepath.Join(b.dir, "session-largest.json")
-	}
-	if res.Session, err = measureSessions(filepath.Join(b.dir, "sessions"), b.secret, dump); err != nil {
-		return nil, err
 	}
 
 	// Signed-in browsers, and access tokens of the same users for calling
@@ -439,15 +467,35 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		maxLevel = max(maxLevel, n)
 	}
 	browsers := make([]*http.Client, maxLevel)
+	redisBrowsers := make([]*http.Client, maxLevel)
 	tokens := make([]string, maxLevel)
 	for i := range maxLevel {
 		u := b.accounts[i%len(b.accounts)]
 		if browsers[i], err = b.t.signIn(ctx, u); err != nil {
 			return nil, err
 		}
+		if b.redisTarget != nil {
+			if redisBrowsers[i], err = b.redisTarget.signIn(ctx, u); err != nil {
+				return nil, fmt.Errorf("Redis sessions: %w", err)
+			}
+		}
 		if tokens[i], err = b.t.directToken(ctx, u); err != nil {
 			return nil, err
 		}
+	}
+	// The bare page calls Graph with one fixed token, as a page that needs
+	// no session would.
+	if err := os.WriteFile(b.tokenFile, []byte(tokens[0]), 0o600); err != nil {
+		return nil, err
+	}
+
+	// Every stored session is now a signed-in user's.
+	dump := ""
+	if o.keep {
+		dump = filepath.Join(b.dir, "session-largest.json")
+	}
+	if res.Session, err = measureSessions(filepath.Join(b.dir, "sessions"), b.secret, dump); err != nil {
+		return nil, err
 	}
 	res.Session.CookieBytes = cookieBytes(browsers[0], b.t.appURL)
 
@@ -462,23 +510,44 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 	graphPages := 0
 	for _, n := range o.levels {
 		b.printf("throughput, %d users... ", n)
-		phases := []struct {
+		const (
+			bareStatic = iota
+			appStatic
+			graphDirect
+			appGraph
+			bareGraph
+			appGraphRedis
+		)
+		type phase struct {
 			sample
-			graph bool
+			graph bool // an app /graph page: count the identity provider's requests
 			fn    op
-		}{
-			{fn: func(ctx context.Context, _ int) error {
+		}
+		phases := make([]phase, appGraphRedis+1)
+		phases[appGraph] = phase{graph: true, fn: func(ctx context.Context, w int) error {
+			return graphPage(ctx, browsers[w], b.t.appURL+"/graph")
+		}}
+		phases[bareGraph] = phase{fn: func(ctx context.Context, _ int) error { return bareGraphPageGet(ctx, b.t.client, b.bareGraphURL) }}
+		if b.redisTarget != nil {
+			phases[appGraphRedis] = phase{graph: true, fn: func(ctx context.Context, w int) error {
+				return graphPage(ctx, redisBrowsers[w], b.redisTarget.appURL+"/graph")
+			}}
+		}
+		if !o.pages {
+			phases[bareStatic].fn = func(ctx context.Context, _ int) error {
 				_, err := get(ctx, b.t.client, b.bareURL, http.StatusOK)
 				return err
-			}},
-			{fn: func(ctx context.Context, _ int) error {
+			}
+			phases[appStatic].fn = func(ctx context.Context, _ int) error {
 				_, err := get(ctx, b.t.client, b.t.appURL+"/static/style.css", http.StatusOK)
 				return err
-			}},
-			{fn: func(ctx context.Context, w int) error { return b.t.graphMe(ctx, tokens[w]) }},
-			{graph: true, fn: func(ctx context.Context, w int) error { return graphPage(ctx, browsers[w], b.t.appURL+"/graph") }},
+			}
+			phases[graphDirect].fn = func(ctx context.Context, w int) error { return b.t.graphMe(ctx, tokens[w]) }
 		}
 		for _, p := range phases {
+			if p.fn == nil {
+				continue
+			}
 			if _, err := measure(ctx, n, warm, o.maxOps, meter, p.fn); err != nil {
 				return nil, fmt.Errorf("throughput warm-up: %w", err)
 			}
@@ -486,6 +555,9 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		for round := range rounds {
 			for i := range phases {
 				p := &phases[(i+round)%len(phases)]
+				if p.fn == nil {
+					continue
+				}
 				before, err := b.t.stats(ctx)
 				if err != nil {
 					return nil, err
@@ -507,28 +579,75 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 				}
 			}
 		}
-		row := ThroughputRow{Users: n, Bare: phases[0].rate(), Static: phases[1].rate(),
-			GraphDirect: phases[2].rate(), Graph: phases[3].rate()}
-		row.GraphRatio = row.Graph.PerSecond / row.GraphDirect.PerSecond
-		row.StaticRatio = row.Static.PerSecond / row.Bare.PerSecond
+		row := ThroughputRow{Users: n, Bare: phases[bareStatic].rate(), Static: phases[appStatic].rate(),
+			GraphDirect: phases[graphDirect].rate(), Graph: phases[appGraph].rate(),
+			BareGraph: phases[bareGraph].rate(), GraphRedis: phases[appGraphRedis].rate()}
+		row.ratios()
 		res.Throughput = append(res.Throughput, row)
-		b.printf("/graph %.0f/s, Graph /me %.0f/s, static %.0f/s, bare %.0f/s\n",
-			row.Graph.PerSecond, row.GraphDirect.PerSecond, row.Static.PerSecond, row.Bare.PerSecond)
+		b.printf("/graph %.0f/s (Redis %.0f/s), bare page %.0f/s", row.Graph.PerSecond, row.GraphRedis.PerSecond, row.BareGraph.PerSecond)
+		if !o.pages {
+			b.printf(", Graph /me %.0f/s, static %.0f/s, bare %.0f/s", row.GraphDirect.PerSecond, row.Static.PerSecond, row.Bare.PerSecond)
+		}
+		b.printf("\n")
 	}
 	for k, v := range graphCalls {
 		res.IdP.PerGraphPage[k] = float64(v) / float64(graphPages)
 	}
 
-	if res.Memory, err = b.visit(ctx, res.Memory); err != nil {
-		return nil, err
+	if !o.pages {
+		if res.Memory, err = b.visit(ctx, res.Memory); err != nil {
+			return nil, err
+		}
 	}
 	if res.IdP.Run, err = b.t.stats(ctx); err != nil {
 		return nil, err
 	}
-	if b.app.exited() {
+	if b.app.exited() || (b.redisApp != nil && b.redisApp.exited()) {
 		return nil, errors.New("the app exited during the run")
 	}
 	return res, nil
+}
+
+// signIns measures full sign-ins: each one a new browser and the next
+// account, against the app with file sessions.
+func (b *bench) signIns(ctx context.Context, res *Results, warm time.Duration, meter cpuMeter) error {
+	var next atomic.Int64
+	signIn := func(ctx context.Context, _ int) error {
+		u := b.accounts[int(next.Add(1)-1)%len(b.accounts)]
+		_, err := b.t.signIn(ctx, u)
+		return err
+	}
+	signInCalls := map[string]int64{}
+	signIns := 0
+	for _, n := range b.o.levels {
+		b.printf("sign-in, %d users... ", n)
+		if _, err := measure(ctx, n, warm, b.o.maxOps, meter, signIn); err != nil {
+			return fmt.Errorf("sign-in warm-up: %w", err)
+		}
+		before, err := b.t.stats(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := measure(ctx, n, b.o.duration, b.o.maxOps, meter, signIn)
+		if err != nil {
+			return fmt.Errorf("sign-in: %w", err)
+		}
+		after, err := b.t.stats(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range delta(before, after) {
+			signInCalls[k] += v
+		}
+		r := s.rate()
+		signIns += r.Count
+		res.SignIn = append(res.SignIn, r)
+		b.printf("%.1f/s\n", r.PerSecond)
+	}
+	for k, v := range signInCalls {
+		res.IdP.PerSignIn[k] = float64(v) / float64(signIns)
+	}
+	return nil
 }
 
 // cookieBytes is the size of the Cookie header a signed-in browser sends.
@@ -557,7 +676,7 @@ func (b *bench) visit(ctx context.Context, m Memory) (Memory, error) {
 	m.SignedInSessions = len(files)
 	m.Visitors = b.o.visitors
 	b.printf("%d anonymous /login requests... ", m.Visitors)
-	s, err := measure(ctx, 8, 2*time.Minute, m.Visitors, func() [4]time.Duration { return [4]time.Duration{} },
+	s, err := measure(ctx, 8, 2*time.Minute, m.Visitors, func() cpuTimes { return cpuTimes{} },
 		func(ctx context.Context, _ int) error {
 			_, err := get(ctx, b.t.client, b.t.appURL+"/login", http.StatusOK)
 			return err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -208,6 +209,7 @@ func childEnv(settings map[string]string) []string {
 	appVars := map[string]bool{
 		"CLIENT_ID": true, "CLIENT_SECRET": true, "AUTHORITY": true, "TENANT_ID": true,
 		"REDIRECT_URI": true, "SCOPE": true, "GRAPH_ENDPOINT": true, "GRAPH_TIMEOUT": true,
+		"CALENDAR_SCOPE": true, "CALENDAR_ENDPOINT": true,
 		"ADMIN_ROLE": true, "SESSION_SECRET": true, "SESSION_TYPE": true, "SESSION_DIR": true,
 		"REDIS_URL": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true,
 		"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "MSAL_FORCE_REGION": true,
@@ -225,4 +227,24 @@ func childEnv(settings map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// redisAnswers returns a readiness probe for a Redis server on a loopback
+// port: it answers PING with PONG.
+func redisAnswers(port int) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+			return false
+		}
+		buf := make([]byte, 7)
+		n, _ := io.ReadFull(conn, buf)
+		return string(buf[:n]) == "+PONG\r\n"
+	}
 }

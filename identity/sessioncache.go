@@ -1,0 +1,106 @@
+// Session decoder: UnmarshalUserSession and Marshal for every request, without decoding the same stored session twice.
+
+package identity
+
+import (
+	"bytes"
+	"maps"
+	"reflect"
+	"sync"
+)
+
+// SessionDecoder decodes users' sessions for each request and encodes them
+// back after it. It remembers, by session id, the encoding it last decoded
+// and what it decoded to: a signed-in user's every page brings the same
+// encoding again until a token refresh or a new sign-in changes it, and
+// decoding it (the claims are JSON) is a good part of what such a page costs.
+// An entry answers only for the very bytes it was decoded from, so a session
+// changed by another instance is decoded afresh. It is safe for concurrent
+// use and bounded by bytes (maxDecodedBytes).
+type SessionDecoder struct {
+	mu      sync.Mutex
+	entries map[string]*decodedSession
+	bytes   int
+}
+
+type decodedSession struct {
+	data []byte      // the encoding, as the caller gave it; never changed
+	s    UserSession // never handed out: each request gets its own copy
+	size int
+}
+
+// maxDecodedBytes bounds the decoder's memory: about 12 KB a signed-in user
+// with Entra-sized tokens, so some 700 users, the most recent.
+const maxDecodedBytes = 8 << 20
+
+// Decode returns the session data encodes, as UnmarshalUserSession does,
+// for the session id ("" for a request without a session). Each call
+// returns a session of its own that the caller may change.
+func (d *SessionDecoder) Decode(id string, data []byte) (*UserSession, error) {
+	if id == "" || len(data) == 0 {
+		return UnmarshalUserSession(data)
+	}
+	d.mu.Lock()
+	e := d.entries[id]
+	d.mu.Unlock()
+	if e != nil && bytes.Equal(e.data, data) {
+		return e.copy(), nil
+	}
+	s, err := UnmarshalUserSession(data)
+	if err != nil {
+		return s, err
+	}
+	e = &decodedSession{data: data, s: *s, size: 512 + len(data) + 2*len(s.TokenCache)}
+	e.s.Claims = maps.Clone(s.Claims)
+	d.put(id, e)
+	return s, nil
+}
+
+// copy gives a request its own session: its own claims map, over claim
+// values and a token cache that nothing changes in place (a refresh or a
+// new sign-in replaces them).
+func (e *decodedSession) copy() *UserSession {
+	s := e.s
+	s.Claims = maps.Clone(e.s.Claims)
+	return &s
+}
+
+// Encode returns s's encoding, as s.Marshal does. When s holds exactly
+// what Decode gave for the session id from previous (no refresh, no new
+// claims, no sign-out), it returns previous itself without encoding s again.
+func (d *SessionDecoder) Encode(id string, s *UserSession, previous []byte) ([]byte, error) {
+	if id != "" && len(previous) > 0 {
+		d.mu.Lock()
+		e := d.entries[id]
+		d.mu.Unlock()
+		if e != nil && bytes.Equal(e.data, previous) && e.s.HomeAccountID == s.HomeAccountID &&
+			bytes.Equal(e.s.TokenCache, s.TokenCache) && reflect.DeepEqual(e.s.Claims, s.Claims) {
+			return previous, nil
+		}
+	}
+	return s.Marshal()
+}
+
+func (d *SessionDecoder) put(id string, e *decodedSession) {
+	if e.size > maxDecodedBytes {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.entries == nil {
+		d.entries = make(map[string]*decodedSession)
+	}
+	if old := d.entries[id]; old != nil {
+		d.bytes -= old.size
+		delete(d.entries, id)
+	}
+	for other, o := range d.entries {
+		if d.bytes+e.size <= maxDecodedBytes {
+			break
+		}
+		d.bytes -= o.size
+		delete(d.entries, other)
+	}
+	d.entries[id] = e
+	d.bytes += e.size
+}

@@ -1,0 +1,141 @@
+// Memory cache: the decoded sessions and session cookies this instance saw last, used only while they are provably current.
+
+package session
+
+import (
+	"bytes"
+	"maps"
+	"sync"
+)
+
+// recordCache keeps, for recently loaded or saved sessions, the sealed
+// record as the backend holds it and the values it opens to. A load still
+// reads the record from the backend on every request (that is what makes a
+// sign-out or a token refresh on another instance visible at once); only when
+// the bytes read are exactly the bytes cached under the same id are they not
+// decrypted, decompressed and decoded again. Equal bytes under the same id
+// and keys open to equal values, so the cache can never answer for a record
+// that changed: a record sealed again gets a fresh random nonce, so even the
+// same values seal to different bytes.
+//
+// It is bounded by bytes (maxCacheBytes); when full, arbitrary entries make
+// room. A cache miss costs only the decoding the store did before.
+type recordCache struct {
+	mu      sync.Mutex
+	entries map[string]*cachedRecord
+	bytes   int
+	max     int
+}
+
+type cachedRecord struct {
+	record []byte
+	values Values // never changed after put; callers get a copy of the map
+	stale  bool
+	size   int
+}
+
+// maxCacheBytes bounds the records and values the cache holds: about 9 KB
+// for a signed-in session with Entra-sized tokens, so some 900 sessions, the
+// ones most recently used, whatever the number stored.
+const maxCacheBytes = 8 << 20
+
+// cacheOverhead is what an entry costs beyond its bytes: the map slot, the
+// entry, its id and the values' map.
+const cacheOverhead = 256
+
+func newRecordCache(max int) *recordCache {
+	return &recordCache{entries: map[string]*cachedRecord{}, max: max}
+}
+
+// get returns the values of id's record if record is the very record they
+// were decoded from.
+func (c *recordCache) get(id string, record []byte) (values Values, stale, ok bool) {
+	c.mu.Lock()
+	e := c.entries[id]
+	c.mu.Unlock()
+	if e == nil || !bytes.Equal(e.record, record) {
+		return nil, false, false
+	}
+	return maps.Clone(e.values), e.stale, true
+}
+
+// put remembers that id's record opens to values. It keeps its own copy of
+// both: the caller's slices may change after.
+func (c *recordCache) put(id string, record []byte, values Values, stale bool) {
+	e := &cachedRecord{record: bytes.Clone(record), values: make(Values, len(values)), stale: stale}
+	e.size = cacheOverhead + len(id) + len(record)
+	for k, v := range values {
+		e.values[k] = bytes.Clone(v)
+		e.size += len(k) + len(v)
+	}
+	if e.size > c.max {
+		c.drop(id)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.entries[id]; old != nil {
+		c.bytes -= old.size
+		delete(c.entries, id)
+	}
+	for other, o := range c.entries {
+		if c.bytes+e.size <= c.max {
+			break
+		}
+		c.bytes -= o.size
+		delete(c.entries, other)
+	}
+	c.entries[id] = e
+	c.bytes += e.size
+}
+
+// drop forgets id's record (deleted, or renewed under a new id).
+func (c *recordCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[id]; e != nil {
+		c.bytes -= e.size
+		delete(c.entries, id)
+	}
+}
+
+// cookieCache remembers which session id a cookie value carries, so that
+// the same cookie, sent with every request of a signed-in browser, is not
+// verified and decrypted again each time. A value is cached only after it
+// passed the signature check with this store's keys, and the check has no
+// time in it (the record's expiry ends a session): the same bytes always
+// decode to the same id.
+type cookieCache struct {
+	mu      sync.Mutex
+	entries map[string]cookieEntry
+}
+
+type cookieEntry struct {
+	id    string
+	stale bool
+}
+
+// maxCookies bounds the cookie cache: about 300 bytes a cookie, so 1.2 MB.
+const maxCookies = 4096
+
+func (c *cookieCache) get(value string) (cookieEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[value]
+	return e, ok
+}
+
+func (c *cookieCache) put(value string, e cookieEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]cookieEntry)
+	}
+	if _, ok := c.entries[value]; !ok && len(c.entries) >= maxCookies {
+		for old := range c.entries {
+			delete(c.entries, old)
+			break
+		}
+	}
+	c.entries[value] = e
+}
