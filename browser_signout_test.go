@@ -98,12 +98,13 @@ func TestBrowserSingleSignOnAndFrontChannelLogout(t *testing.T) {
 		texts: []string{"You're signed in, Alice Smith!"}, skipScreenshot: true,
 	})
 
-	// The second app: single sign-on, straight back from the authorize
-	// endpoint without any page of the emulator's.
-	tab.open(two + "/login")
-	tab.see(tab.click(`a.button-primary`), pageWant{
-		name: "second-app-signed-in-by-sso", url: two + "/", status: http.StatusOK, heading: "Microsoft Entra ID sign-in sample",
-		texts: []string{"You're signed in, Alice Smith!"}, skipScreenshot: true,
+	// The second app: a protected page starts the sign-in (with no
+	// prompt, unlike /login's account picker), and single sign-on brings
+	// the browser straight back from the authorize endpoint, without any
+	// page of the emulator's.
+	tab.see(tab.open(two+"/token_details"), pageWant{
+		name: "second-app-signed-in-by-sso", url: two + "/token_details", status: http.StatusOK, heading: "ID token claims",
+		texts: []string{"alice@demo.test", "Hello Alice Smith!"}, skipScreenshot: true,
 	})
 	stats := c.emu.Stats()
 	if stats[emulator.StatSingleSignOns] != 1 || stats[emulator.StatSignIns] != 1 {
