@@ -7,7 +7,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -93,6 +95,15 @@ type clusterOptions struct {
 	// emulatorMiddleware wraps the emulator's handler: an identity
 	// provider that misbehaves beyond the emulator's own faults.
 	emulatorMiddleware func(http.Handler) http.Handler
+	// separateApps makes each of two instances an app registration of its
+	// own, as two apps of one tenant are: its own client id and secret,
+	// redirect URI, front-channel logout URL, SESSION_SECRET and
+	// SESSION_DIR (Redis, when set, stays shared), and no load balancer in
+	// front. The second is reached as https://localhost:port: browsers
+	// keep cookies by host, not port, so two apps on 127.0.0.1 would
+	// overwrite each other's session cookie. Only Chromium (which accepts
+	// the test certificate for any name) can reach it there.
+	separateApps bool
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -134,6 +145,43 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if co.redis != nil {
 		appEnv["SESSION_TYPE"] = "redis"
 		appEnv["REDIS_URL"] = co.redis.URL()
+	}
+	appOrigins := make([]string, len(listeners))
+	if co.separateApps {
+		if len(listeners) != 2 {
+			t.Fatal("separateApps makes two apps")
+		}
+		emuCfg.RedirectURIs = nil
+		if co.instanceEnv == nil {
+			co.instanceEnv = map[int]map[string]string{}
+		}
+		for i, ln := range listeners {
+			origin := "https://" + ln.Addr().String()
+			if i == 1 {
+				origin = "https://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+			}
+			appOrigins[i] = origin
+			reg := emulator.App{
+				ClientID:              fmt.Sprintf("c0ffee00-0000-4000-a000-%012x", 0xa0+i),
+				ClientSecret:          fmt.Sprintf("secret-of-app-%d-0123456789", i),
+				RedirectURIs:          []string{origin + "/auth/redirect"},
+				FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+			}
+			emuCfg.Apps = append(emuCfg.Apps, reg)
+			env := map[string]string{"CLIENT_ID": reg.ClientID, "CLIENT_SECRET": reg.ClientSecret, "REDIRECT_URI": reg.RedirectURIs[0]}
+			if i > 0 {
+				env["SESSION_SECRET"] = fmt.Sprintf("session-secret-of-app-%d-0123456789abcdef", i)
+				env["SESSION_DIR"] = t.TempDir()
+			}
+			if i == 0 {
+				maps.Copy(appEnv, env)
+				continue
+			}
+			if co.instanceEnv[i] == nil {
+				co.instanceEnv[i] = map[string]string{}
+			}
+			maps.Copy(co.instanceEnv[i], env)
+		}
 	}
 	for _, o := range co.opts {
 		o(&emuCfg, appEnv)
@@ -177,7 +225,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	// instances, reaches each as the load balancer in front of them would.
 	client := emuSrv.Client()
 	c.direct = client
-	if len(listeners) > 1 {
+	if len(listeners) > 1 && !co.separateApps {
 		lb := &balancer{next: client.Transport, public: listeners[0].Addr().String(), instances: map[string]bool{}}
 		for _, ln := range listeners {
 			lb.instances[ln.Addr().String()] = true
@@ -227,8 +275,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 			}
 		})
 		c.stopFuncs = append(c.stopFuncs, stop)
+		appURL := "https://" + ln.Addr().String()
+		if appOrigins[i] != "" {
+			appURL = appOrigins[i]
+		}
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: "https://" + ln.Addr().String(), cfg: cfg, logs: logs, client: client,
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: appURL, cfg: cfg, logs: logs, client: client,
 		})
 	}
 	c.stopFuncs = append(c.stopFuncs, emuSrv.Close)

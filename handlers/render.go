@@ -82,7 +82,7 @@ func parseTemplates(files fs.FS) (map[string]*template.Template, error) {
 		}
 		cache[name] = t
 	}
-	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "calendar", "consent_declined"} {
+	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "calendar", "consent_declined", "logout", "frontchannel_logout"} {
 		if cache[want] == nil {
 			return nil, fmt.Errorf("handlers: template %s.html is missing", want)
 		}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
+		IdentityOrigin:        originOf(cfg.Authority),
 		ConfigProblems:        cfg.Problems,
 		Demo:                  opts.Demo,
 	}
@@ -140,6 +142,16 @@ func (a *App) Close() error {
 		return s.Close()
 	}
 	return nil
+}
+
+// originOf returns the scheme and host of an absolute URL, "" for anything
+// else (an AUTHORITY not set yet).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // newSessionStore opens the configured session store: files in SESSION_DIR

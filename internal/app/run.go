@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/internal/httpsserver"
 )
 
@@ -68,7 +69,7 @@ func Run(ctx context.Context, term <-chan os.Signal, opts RunOptions) error {
 		return fmt.Errorf("%s %w", cfg.TLSCert, err)
 	}
 	if opts.Demo {
-		emu, err := startEmulator(ctx, logger, opts.EmulatorAddr, cert, cfg.RedirectURI)
+		emu, err := startEmulator(ctx, logger, opts.EmulatorAddr, cert, cfg.RedirectURI, cfg.Origin()+handlers.FrontChannelLogoutPath)
 		if err != nil {
 			return err
 		}
@@ -131,11 +132,13 @@ func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(strin
 }
 
 // startEmulator serves the Entra ID emulator on addr over HTTPS with the
-// app's certificate, until ctx ends.
-func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI string) (*emulator.Emulator, error) {
+// app's certificate, until ctx ends. The demo app is registered with its
+// redirect URI and front-channel logout URL.
+func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI, frontChannelLogoutURL string) (*emulator.Emulator, error) {
 	emu, err := emulator.New(emulator.Config{
-		RedirectURIs: append([]string{redirectURI}, emulator.DemoRedirectURIs...),
-		Logger:       logger.With("component", "emulator"),
+		RedirectURIs:          append([]string{redirectURI}, emulator.DemoRedirectURIs...),
+		FrontChannelLogoutURL: frontChannelLogoutURL,
+		Logger:                logger.With("component", "emulator"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
