@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"ms-identity-go-webapp/identity"
 )
@@ -113,12 +114,32 @@ func (app *Application) render(w http.ResponseWriter, status int, page string, d
 	if !ok {
 		return fmt.Errorf("handlers: no template %q", page)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := t.ExecuteTemplate(buf, "base", data); err != nil {
 		return fmt.Errorf("rendering %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	buf.WriteTo(w)
+	w.Write(buf.Bytes())
 	return nil
+}
+
+// renderBuffers are the buffers pages are rendered into. A page is a few
+// kilobytes: a buffer of its own, grown from nothing, took half a dozen
+// allocations and copies for every page.
+var renderBuffers = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(16 << 10)
+	return b
+}}
+
+// putRenderBuffer returns a buffer to renderBuffers, unless an unusually
+// large page grew it: the pool then does not keep that memory.
+func putRenderBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return
+	}
+	b.Reset()
+	renderBuffers.Put(b)
 }
