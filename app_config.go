@@ -65,6 +65,13 @@ type Config struct {
 	// still opens, and is sealed again with SessionSecret when next saved.
 	SessionSecretPrevious string
 
+	// ClientCapabilities are declared to Entra ID (CLIENT_CAPABILITIES,
+	// default cp1: the app answers claims challenges).
+	ClientCapabilities []string
+	// AdminAuthContext is the authentication context /admin requires in
+	// the ID token's acrs claim (ADMIN_AUTH_CONTEXT, e.g. c1); "" = none.
+	AdminAuthContext string
+
 	// Problems are settings the app can start without but cannot sign anyone
 	// in without. Every page shows them on the configuration page.
 	Problems []string
@@ -74,10 +81,25 @@ type Config struct {
 // are derived from it, and a short one can be guessed.
 const minSecretLength = 32
 
-// LoadConfig reads the configuration through getenv (os.Getenv in the app).
-// A missing client ID, secret or session secret is a Problem, shown on every
-// page. A malformed value stops start-up: the error names the variable.
+// LoadConfig reads the configuration through getenv. An empty value counts
+// as unset, so CLIENT_CAPABILITIES keeps its default; LoadConfigEnv tells
+// the two apart.
 func LoadConfig(getenv func(string) string) (Config, error) {
+	return LoadConfigEnv(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadConfigEnv reads the configuration through lookup (os.LookupEnv in the
+// app), which tells a setting that is set but empty from one that is not
+// set. A missing client ID, secret or session secret is a Problem, shown on
+// every page. A malformed value stops start-up: the error names the variable.
+func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
+	getenv := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
 	get := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
@@ -151,6 +173,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", cfg.SessionType))
 	}
 	errs = append(errs, cfg.loadCredentialSettings(getenv, get)...)
+	errs = append(errs, cfg.loadConditionalAccess(lookup, get)...)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}

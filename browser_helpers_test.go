@@ -44,6 +44,10 @@ const (
 	browserStartTimeout = 30 * time.Second
 
 	screenshotDir = "docs/images"
+
+	// signOutButton is the navigation bar's "Sign out": a form's button,
+	// POST /logout.
+	signOutButton = `nav form[action="/logout"] button`
 	axeScript     = "node_modules/axe-core/axe.min.js"
 )
 

@@ -73,7 +73,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// Sign out: the app, then the emulator's end-session endpoint, then home.
-	tab.see(tab.click(`a[href="/logout"]`), pageWant{
+	tab.see(tab.click(signOutButton), pageWant{
 		name: "home-signed-out", url: app + "/", status: http.StatusOK, heading: "Microsoft Entra ID sign-in sample",
 		texts:  []string{"You're not signed in."},
 		hidden: []string{"Alice Smith"},
@@ -103,7 +103,7 @@ func TestBrowser(t *testing.T) {
 		texts: []string{"You have the admin app role.", "Hello Ada Admin!", "roles", "admin@demo.test"},
 	})
 	checkSessionCookieInBrowser(t, tab, app)
-	tab.click(`a[href="/logout"]`)
+	tab.click(signOutButton)
 
 	// Cancel on the emulator's form: the app shows the provider's error.
 	tab.click(`main a[href="/login"]`)

@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -89,6 +91,15 @@ type clusterOptions struct {
 	// instanceEnv overrides settings of single instances, by index (a
 	// rotated SESSION_SECRET on some of them).
 	instanceEnv map[int]map[string]string
+	// separateApps makes each of two instances an app registration of its
+	// own, as two apps of one tenant are: its own client id and secret,
+	// redirect URI, front-channel logout URL, SESSION_SECRET and
+	// SESSION_DIR (Redis, when set, stays shared), and no load balancer in
+	// front. The second is reached as https://localhost:port: browsers
+	// keep cookies by host, not port, so two apps on 127.0.0.1 would
+	// overwrite each other's session cookie. Only Chromium (which accepts
+	// the test certificate for any name) can reach it there.
+	separateApps bool
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
@@ -133,6 +144,43 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		appEnv["SESSION_TYPE"] = "redis"
 		appEnv["REDIS_URL"] = co.redis.URL()
 	}
+	appOrigins := make([]string, len(servers))
+	if co.separateApps {
+		if len(servers) != 2 {
+			t.Fatal("separateApps makes two apps")
+		}
+		emuCfg.RedirectURIs = nil
+		if co.instanceEnv == nil {
+			co.instanceEnv = map[int]map[string]string{}
+		}
+		for i, srv := range servers {
+			origin := "https://" + srv.Listener.Addr().String()
+			if i == 1 {
+				origin = "https://localhost:" + strings.TrimPrefix(srv.Listener.Addr().String(), "127.0.0.1:")
+			}
+			appOrigins[i] = origin
+			app := emulator.App{
+				ClientID:              fmt.Sprintf("c0ffee00-0000-4000-a000-%012x", 0xa0+i),
+				ClientSecret:          fmt.Sprintf("secret-of-app-%d-0123456789", i),
+				RedirectURIs:          []string{origin + "/auth/redirect"},
+				FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+			}
+			emuCfg.Apps = append(emuCfg.Apps, app)
+			env := map[string]string{"CLIENT_ID": app.ClientID, "CLIENT_SECRET": app.ClientSecret, "REDIRECT_URI": app.RedirectURIs[0]}
+			if i > 0 {
+				env["SESSION_SECRET"] = fmt.Sprintf("session-secret-of-app-%d-0123456789abcdef", i)
+				env["SESSION_DIR"] = t.TempDir()
+			}
+			if i == 0 {
+				maps.Copy(appEnv, env)
+				continue
+			}
+			if co.instanceEnv[i] == nil {
+				co.instanceEnv[i] = map[string]string{}
+			}
+			maps.Copy(co.instanceEnv[i], env)
+		}
+	}
 	for _, o := range co.opts {
 		o(&emuCfg, appEnv)
 	}
@@ -155,7 +203,8 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
-	cfg, err := LoadConfig(func(k string) string { return appEnv[k] })
+	// A setting the test set to "" is set but empty (CLIENT_CAPABILITIES=).
+	cfg, err := LoadConfigEnv(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +223,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	// instances, reaches each as the load balancer in front of them would.
 	client := emuSrv.Client()
 	c.direct = client
-	if len(servers) > 1 {
+	if len(servers) > 1 && !co.separateApps {
 		lb := &balancer{next: client.Transport, public: servers[0].Listener.Addr().String(), instances: map[string]bool{}}
 		for _, srv := range servers {
 			lb.instances[srv.Listener.Addr().String()] = true
@@ -207,11 +256,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = LoadConfig(func(k string) string {
+			cfg, err = LoadConfigEnv(func(k string) (string, bool) {
 				if v, ok := override[k]; ok {
-					return v
+					return v, true
 				}
-				return appEnv[k]
+				v, ok := appEnv[k]
+				return v, ok
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -234,8 +284,12 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		srv.Config.TLSConfig = nil
 		srv.StartTLS()
 		c.stopFuncs = append(c.stopFuncs, srv.Close)
+		appURL := srv.URL
+		if appOrigins[i] != "" {
+			appURL = appOrigins[i]
+		}
 		c.instances = append(c.instances, &testEnv{
-			t: t, emu: emu, emuURL: emuSrv.URL, appURL: srv.URL, cfg: cfg, logs: logs, client: client,
+			t: t, emu: emu, emuURL: emuSrv.URL, appURL: appURL, cfg: cfg, logs: logs, client: client,
 		})
 	}
 	return c

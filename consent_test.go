@@ -332,7 +332,7 @@ func TestCalendarIncrementalConsent(t *testing.T) {
 
 	// Signed out and in again: the consent is remembered by Entra ID, so
 	// the calendar comes with one refresh, no consent page.
-	b.follow(b.get("/logout"))
+	b.follow(b.signOut())
 	b.signIn("alice@demo.test", "alice-password")
 	env.emu.ResetStats()
 	later := b.get("/calendar")

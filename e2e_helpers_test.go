@@ -105,6 +105,31 @@ func (b *browser) get(target string) *page {
 	return b.do(req)
 }
 
+// post sends a form to a URL as a browser sends a form of the page's own
+// origin: with Sec-Fetch-Site: same-origin and that Origin. A path is taken
+// relative to the app.
+func (b *browser) post(target string, form url.Values) *page {
+	b.t.Helper()
+	if strings.HasPrefix(target, "/") {
+		target = b.env.appURL + target
+	}
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", req.URL.Scheme+"://"+req.URL.Host)
+	return b.do(req)
+}
+
+// signOut presses the navigation bar's "Sign out" button: a POST to
+// /logout, which answers with the redirect to the end-session endpoint.
+func (b *browser) signOut() *page {
+	b.t.Helper()
+	return b.post("/logout", nil)
+}
+
 // follow requests the page a redirect points to.
 func (b *browser) follow(p *page) *page {
 	b.t.Helper()

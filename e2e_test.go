@@ -5,9 +5,12 @@ package main
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -74,7 +77,7 @@ func TestSignInWalk(t *testing.T) {
 	if after == nil || len(b.signInCookies()) != 0 {
 		t.Fatalf("signed in: session cookie %v, %d sign-in cookies left, want one and none", after, len(b.signInCookies()))
 	}
-	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 1 {
+	if files, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "session_*")); len(files) != 1 {
 		t.Fatalf("signed in: %d session files, want 1", len(files))
 	}
 
@@ -105,10 +108,18 @@ func TestSignInWalk(t *testing.T) {
 	}
 
 	// Sign-out clears the local session first, then visits the tenant's
-	// end-session endpoint, which returns the browser home.
-	out := b.get("/logout")
-	assertStatus(t, out, http.StatusFound)
-	wantLogout := env.emuURL + "/" + emulator.DefaultTenant + "/oauth2/v2.0/logout?post_logout_redirect_uri=" + url.QueryEscape(env.appURL+"/")
+	// end-session endpoint, which returns the browser home. The ID token's
+	// login_hint goes along as logout_hint, so that Entra signs out this
+	// account without asking which.
+	hint := regexp.MustCompile(`<code>login_hint</code></th><td>([^<]+)</td>`).FindStringSubmatch(claims.body)
+	if hint == nil {
+		t.Fatalf("the claims page shows no login_hint:\n%s", excerpt(claims.body))
+	}
+	out := b.signOut()
+	assertStatus(t, out, http.StatusSeeOther)
+	wantLogout := env.emuURL + "/" + emulator.DefaultTenant + "/oauth2/v2.0/logout?" + url.Values{
+		"post_logout_redirect_uri": {env.appURL + "/"}, "logout_hint": {html.UnescapeString(hint[1])},
+	}.Encode()
 	if out.location != wantLogout {
 		t.Fatalf("logout went to %s, want %s", out.location, wantLogout)
 	}

@@ -99,8 +99,8 @@ func TestIdentityProviderUnreachableAtStartUp(t *testing.T) {
 		assertContains(t, p, "Cannot reach the identity provider")
 	}
 	// Signing out works locally even without the provider.
-	out := b.get("/logout")
-	assertStatus(t, out, http.StatusFound)
+	out := b.signOut()
+	assertStatus(t, out, http.StatusSeeOther)
 
 	// The provider comes up on the address the app was configured with.
 	ln, err = net.Listen("tcp", addr)
@@ -206,7 +206,7 @@ func TestSignOutIsNotUndoneByARequestInFlight(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	time.Sleep(300 * time.Millisecond) // the refresh is now waiting on the token endpoint
-	assertStatus(t, b.get("/logout"), http.StatusFound)
+	assertStatus(t, b.signOut(), http.StatusSeeOther)
 	if status := <-done; status != http.StatusOK {
 		t.Fatalf("the page in flight answered %d", status)
 	}

@@ -96,7 +96,7 @@ func TestSignInResponseInjection(t *testing.T) {
 		b := env.newBrowser()
 		back := b.submitSignIn(authURLFrom(t, b.get("/login")), "alice@demo.test", "alice-password", "signin")
 		assertStatus(t, b.follow(back), http.StatusSeeOther)
-		b.follow(b.get("/logout"))
+		b.follow(b.signOut())
 		p := b.follow(back)
 		assertStatus(t, p, http.StatusBadRequest)
 		assertStatus(t, b.get("/token_details"), http.StatusFound)
@@ -293,7 +293,7 @@ func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 		record(user.name+" /graph, Graph 503", b.get("/graph"))
 		c.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointGraph, Delay: 2 * time.Second, Times: 1})
 		record(user.name+" /graph, Graph hangs", b.get("/graph"))
-		record(user.name+" /logout", b.get("/logout"))
+		record(user.name+" /logout", b.signOut())
 	}
 	late := env.newBrowser()
 	authURL := authURLFrom(t, late.get("/login"))
@@ -305,7 +305,7 @@ func TestSecurityHeadersAndCookiesOnEveryRoute(t *testing.T) {
 		p := h.p
 		statuses[p.status] = true
 		for header, want := range map[string]string{
-			"Content-Security-Policy":    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+			"Content-Security-Policy":    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' " + env.emuURL + "; frame-ancestors 'none'; base-uri 'none'",
 			"Strict-Transport-Security":  "max-age=31536000",
 			"X-Content-Type-Options":     "nosniff",
 			"X-Frame-Options":            "DENY",

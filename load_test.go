@@ -46,7 +46,7 @@ const (
 	stepCallback = "GET /auth/redirect (other instance)"
 	stepGraph    = "GET /graph"
 	stepAdmin    = "GET /admin"
-	stepLogout   = "GET /logout"
+	stepLogout   = "POST /logout"
 	stepIdPOut   = "GET emulator end-session"
 	stepHome     = "GET / (after sign-out)"
 	// Not a request: reading the user's stored session from Redis.
@@ -284,7 +284,7 @@ func (vu *virtualUser) run() {
 	})
 	vu.checkStoredSession()
 
-	resp, ok = vu.do(stepLogout, http.MethodGet, vu.instance(0)+"/logout", nil, status(http.StatusFound))
+	resp, ok = vu.do(stepLogout, http.MethodPost, vu.instance(0)+"/logout", url.Values{}, status(http.StatusSeeOther))
 	if !ok {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,11 +67,11 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf(".env: %w", err)
 	}
-	getenv := os.Getenv
+	lookup := os.LookupEnv
 	if demo {
-		getenv = demoEnv(os.Getenv, emulatorAddr)
+		lookup = demoEnv(os.LookupEnv, emulatorAddr)
 	}
-	cfg, err := LoadConfig(getenv)
+	cfg, err := LoadConfigEnv(lookup)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func run(ctx context.Context, term <-chan os.Signal, demo bool, emulatorAddr str
 		return err
 	}
 	if demo {
-		emu, err := startEmulator(ctx, logger, emulatorAddr, cert, cfg.RedirectURI)
+		emu, err := startEmulator(ctx, logger, emulatorAddr, cert, cfg.RedirectURI, cfg.Origin()+handlers.FrontChannelLogoutPath)
 		if err != nil {
 			return err
 		}
@@ -144,8 +145,10 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		CalendarEndpoint:      cfg.CalendarEndpoint,
 		CalendarScopes:        cfg.CalendarScopes,
 		AdminRole:             cfg.AdminRole,
+		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
+		IdentityOrigin:        originOf(cfg.Authority),
 		ConfigProblems:        cfg.Problems,
 		Demo:                  demo,
 	}
@@ -168,6 +171,8 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 			RedirectURI: cfg.RedirectURI,
 			Scopes:      cfg.Scopes,
 			HTTPClient:  outbound,
+			// The app answers claims challenges (handlers/challenge.go).
+			ClientCapabilities: cfg.ClientCapabilities,
 		})
 		if err != nil {
 			return nil, err
@@ -180,6 +185,16 @@ func buildApp(ctx context.Context, cfg Config, logger *slog.Logger, outbound *ht
 		opts.SessionsReady = store.Ping
 	}
 	return handlers.New(opts)
+}
+
+// originOf returns the scheme and host of an absolute URL, "" for anything
+// else (an AUTHORITY not set yet).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // newSessionStore opens the configured session store: files in SESSION_DIR
@@ -254,7 +269,7 @@ func newServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.
 
 // demoEnv overrides the identity settings so the app signs in against the
 // local emulator; the other settings (PORT, TLS_CERT, ...) still apply.
-func demoEnv(getenv func(string) string, emulatorAddr string) func(string) string {
+func demoEnv(lookup func(string) (string, bool), emulatorAddr string) func(string) (string, bool) {
 	_, port, _ := net.SplitHostPort(emulatorAddr)
 	base := "https://localhost:" + port
 	secret := make([]byte, 32)
@@ -275,23 +290,25 @@ func demoEnv(getenv func(string) string, emulatorAddr string) func(string) strin
 		"CLIENT_ASSERTION_FILE":       "",
 		"AZURE_FEDERATED_TOKEN_FILE":  "",
 	}
-	return func(name string) string {
+	return func(name string) (string, bool) {
 		if v, ok := demo[name]; ok {
-			return v
+			return v, v != ""
 		}
 		if name == "TENANT_ID" {
-			return ""
+			return "", false
 		}
-		return getenv(name)
+		return lookup(name)
 	}
 }
 
 // startEmulator serves the Entra ID emulator on addr over HTTPS with the
-// app's certificate, until ctx ends.
-func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI string) (*emulator.Emulator, error) {
+// app's certificate, until ctx ends. The demo app is registered with its
+// redirect URI and front-channel logout URL.
+func startEmulator(ctx context.Context, logger *slog.Logger, addr string, cert tls.Certificate, redirectURI, frontChannelLogoutURL string) (*emulator.Emulator, error) {
 	emu, err := emulator.New(emulator.Config{
-		RedirectURIs: append([]string{redirectURI}, emulator.DemoRedirectURIs...),
-		Logger:       logger.With("component", "emulator"),
+		RedirectURIs:          append([]string{redirectURI}, emulator.DemoRedirectURIs...),
+		FrontChannelLogoutURL: frontChannelLogoutURL,
+		Logger:                logger.With("component", "emulator"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)

@@ -451,8 +451,8 @@ func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 		t.Fatal("no session cookie for nginx's origin")
 	}
 
-	out := b.get("/logout")
-	assertStatus(t, out, http.StatusFound)
+	out := b.signOut()
+	assertStatus(t, out, http.StatusSeeOther)
 	if !strings.Contains(out.location, "post_logout_redirect_uri="+url.QueryEscape(origin+"/")) {
 		t.Fatalf("sign-out went to %s", out.location)
 	}

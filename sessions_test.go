@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ func TestAnonymousRequestsStoreNothing(t *testing.T) {
 				{"/auth/redirect?state=x&code=y", http.StatusBadRequest},
 				{"/static/style.css", http.StatusOK},
 				{"/no-such-page", http.StatusNotFound},
+				{"/auth/frontchannel-logout?sid=0b9f2c1e-unknown", http.StatusOK},
 			}
 			// No cookie jar: every request is a new visitor, as a bot
 			// filling the disk would be.
@@ -125,8 +127,10 @@ func TestAnonymousRequestsStoreNothing(t *testing.T) {
 			b := env.newBrowser()
 			b.signIn("alice@demo.test", "alice-password")
 			assertContains(t, b.get("/token_details"), "alice@demo.test")
-			if n := stored(); n != 1 {
-				t.Errorf("one signed-in user: %d sessions stored, want 1", n)
+			// Its session, and the entry that finds it by sid (a file in a
+			// directory of the sid's, a Redis sorted set).
+			if n := stored(); n != 2 {
+				t.Errorf("one signed-in user: %d things stored, want 2: the session and its sid's index", n)
 			}
 		})
 	}
@@ -179,8 +183,11 @@ func TestParallelSignInsInOneBrowser(t *testing.T) {
 	if n := len(b.signInCookies()); n != 0 {
 		t.Errorf("%d sign-in cookies left after every sign-in completed", n)
 	}
-	if files, _ := os.ReadDir(env.cfg.SessionDir); len(files) != 1 {
+	if files, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "session_*")); len(files) != 1 {
 		t.Errorf("%d session files for one browser, want 1", len(files))
+	}
+	if entries, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "index_*", "*")); len(entries) != 1 {
+		t.Errorf("%d sid index entries for one browser, want 1: %q", len(entries), entries)
 	}
 }
 

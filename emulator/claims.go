@@ -236,9 +236,12 @@ func (e *Emulator) caeChallenge(w http.ResponseWriter, r *http.Request, u *User,
 	// Graph's exact form: standard base64 (padded) of this JSON, with the
 	// event time as a string.
 	claims := fmt.Sprintf(`{"access_token":{"nbf":{"essential":true, "value":"%d"}}}`, ev.Unix())
+	encoded := base64.StdEncoding.EncodeToString([]byte(claims))
+	// For the log scans: a claims value must reach no log.
+	e.recordIssued(encoded, claims)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="`+baseURL(r)+"/"+e.tenant+
 		`/oauth2/v2.0/authorize", client_id="`+GraphResourceID+`", error="insufficient_claims", claims="`+
-		base64.StdEncoding.EncodeToString([]byte(claims))+`"`)
+		encoded+`"`)
 	e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken",
 		"Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp")
 	return true

@@ -39,11 +39,19 @@ type Options struct {
 	CalendarEndpoint string
 	CalendarScopes   []string
 	AdminRole        string
+	// AdminAuthContext, when set, is the authentication context (e.g. c1)
+	// that /admin requires in the ID token's acrs claim (stepup.go).
+	AdminAuthContext string
 	// RedirectPath is the path of REDIRECT_URI, where the sign-in comes back.
 	RedirectPath string
 	// PostLogoutRedirectURI is where the identity provider sends the browser
 	// after sign-out: the app's home page.
 	PostLogoutRedirectURI string
+	// IdentityOrigin is the identity provider's origin, AUTHORITY's scheme
+	// and host (https://login.microsoftonline.com). Its signed-out page is
+	// the only page that may frame the front-channel logout, and the
+	// sign-out form's redirect goes there. Empty: neither.
+	IdentityOrigin string
 	// ConfigProblems, when any, are shown on every page instead of the app.
 	ConfigProblems []string
 	// Demo is true when the app signs in against the local emulator.
@@ -70,6 +78,13 @@ type Application struct {
 	// draining is set on SIGTERM: /readyz answers 503 from then on.
 	draining atomic.Bool
 	signIns  *session.Sealer // seals the sign-in cookies (signin.go)
+
+	// csp is every page's Content-Security-Policy; frontChannelCSP the
+	// front-channel logout's, which the identity provider may frame.
+	csp, frontChannelCSP string
+	// crossOrigin refuses unsafe requests (the sign-out's POST) sent by
+	// other sites.
+	crossOrigin *http.CrossOriginProtection
 	// users decodes the user of each request's session (loadUser).
 	users identity.SessionDecoder
 }
@@ -111,5 +126,25 @@ func New(opts Options) (*Application, error) {
 	if opts.Sessions != nil {
 		app.signIns = opts.Sessions.Keys().Sealer("sign-in cookie")
 	}
+	idp := ""
+	if opts.IdentityOrigin != "" {
+		if idp = canonicalOrigin(opts.IdentityOrigin); idp == "" {
+			return nil, fmt.Errorf("handlers: the identity provider's origin %q is not scheme://host[:port]", opts.IdentityOrigin)
+		}
+	}
+	app.csp = contentSecurityPolicy(idp, "'none'")
+	app.frontChannelCSP = app.csp
+	if idp != "" {
+		app.frontChannelCSP = contentSecurityPolicy(idp, idp)
+	}
+	app.crossOrigin = http.NewCrossOriginProtection()
+	if opts.Origin != "" {
+		// Behind a proxy that does not pass the Host header on, a browser
+		// without Sec-Fetch-Site still sends this Origin.
+		if err := app.crossOrigin.AddTrustedOrigin(canonicalOrigin(opts.Origin)); err != nil {
+			return nil, fmt.Errorf("handlers: the app's origin %q: %w", opts.Origin, err)
+		}
+	}
+	app.crossOrigin.SetDenyHandler(http.HandlerFunc(app.crossOriginRefused))
 	return app, nil
 }

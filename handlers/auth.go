@@ -70,28 +70,86 @@ func (app *Application) authRedirect(w http.ResponseWriter, r *http.Request) err
 		return app.consentDeclined(w, r, flow, err)
 	}
 	app.noteConsentSignIn(r, flow)
-	session.Renew(session.FromContext(r.Context()))
+	gs := session.FromContext(r.Context())
+	session.Renew(gs)
+	// Filed under the identity provider's session id, so that its
+	// front-channel logout can end this session without the cookie.
+	session.SetIndex(gs, sidIndex(user.Claims.String("sid")))
 	app.logger.Info("signed in", "request_id", requestIDFrom(r.Context()),
 		"oid", user.Claims.String("oid"), "tid", user.Claims.String("tid"))
 	http.Redirect(w, r, SafeNext(next), http.StatusSeeOther)
 	return nil
 }
 
-// logout ends the local session first, then sends the browser to the
-// tenant's end-session endpoint, which brings it back to the home page. If
-// the browser never comes back, the user is signed out of the app anyway.
+// logoutPage asks "Sign out?" with the sign-out button: what an old link
+// to GET /logout gets. A GET signs nobody out, so no other site can sign a
+// user out with a link, an image or a redirect.
+func (app *Application) logoutPage(w http.ResponseWriter, r *http.Request) error {
+	return app.render(w, http.StatusOK, "logout", app.newTemplateData(r))
+}
+
+// logout (POST /logout, the sign-out button's form; another site's is
+// refused by app.crossOrigin) ends the local session first, then sends the
+// browser to the tenant's end-session endpoint with the ID token's
+// login_hint as logout_hint, which brings it back to the home page. If the
+// browser never comes back, the user is signed out of the app anyway.
 func (app *Application) logout(w http.ResponseWriter, r *http.Request) error {
-	userFrom(r.Context()).SignOut()
+	user := userFrom(r.Context())
+	hint := user.Claims.String("login_hint")
+	user.SignOut()
 	session.Destroy(session.FromContext(r.Context()))
-	target, err := app.Identity.LogoutURL(r.Context(), app.PostLogoutRedirectURI)
+	target, err := app.Identity.LogoutURL(r.Context(), app.PostLogoutRedirectURI, hint)
 	if err != nil {
 		// Signed out locally; Entra's own session ends when it is reachable.
 		app.logger.Warn("end-session endpoint unknown; signed out locally only",
 			"request_id", requestIDFrom(r.Context()), "err", err)
 		target = "/"
 	}
-	http.Redirect(w, r, target, http.StatusFound)
+	http.Redirect(w, r, target, http.StatusSeeOther)
 	return nil
+}
+
+// FrontChannelLogoutPath is the app's front-channel logout URL's path, to
+// register as the app's "Front-channel logout URL" (Authentication, in the
+// Microsoft Entra admin center).
+const FrontChannelLogoutPath = "/auth/frontchannel-logout"
+
+// maxSIDLength bounds the sid looked up; Entra's are GUIDs.
+const maxSIDLength = 256
+
+// sidIndex is the session index key of an identity provider's session id,
+// "" for none.
+func sidIndex(sid string) string {
+	if sid == "" {
+		return ""
+	}
+	return "sid:" + sid
+}
+
+// frontChannelLogout answers GET /auth/frontchannel-logout?sid=..., which
+// the identity provider's signed-out page loads in a hidden iframe when the
+// user signs out of it, here or in another app. The browser sends no
+// SameSite=Lax cookie into that cross-site frame, so the sessions to end are
+// found on the server, by the sid they signed in with (session.SetIndex in
+// authRedirect). Whether or not a session ended, and for a missing or
+// unknown sid, the answer is the same 200 page: it tells nobody whether a
+// sid is in use. Only the identity provider may frame it.
+func (app *Application) frontChannelLogout(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Security-Policy", app.frontChannelCSP)
+	// X-Frame-Options cannot allow one origin; frame-ancestors does, and
+	// browsers that know it ignore X-Frame-Options anyway.
+	h.Del("X-Frame-Options")
+	if sid := r.URL.Query().Get("sid"); sid != "" && len(sid) <= maxSIDLength {
+		n, err := app.Sessions.DeleteIndexed(r.Context(), sidIndex(sid))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			app.logger.Info("front-channel sign-out", "sessions", n, "request_id", requestIDFrom(r.Context()))
+		}
+	}
+	return app.render(w, http.StatusOK, "frontchannel_logout", app.newTemplateData(r))
 }
 
 // SafeNext returns next if it is a path on this site, and "/" otherwise. It

@@ -62,6 +62,10 @@ func (app *Application) serveError(w http.ResponseWriter, r *http.Request, err e
 		unavailable *identity.UnavailableError
 		graphErr    *graphError
 	)
+	if ch, ok := asChallenge(err); ok {
+		app.answerChallenge(w, r, ch)
+		return
+	}
 	switch {
 	case errors.As(err, &page):
 		app.errorPage(w, r, page.status, page.heading, page.message, "")

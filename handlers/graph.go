@@ -97,6 +97,14 @@ func (app *Application) callGraphAt(ctx context.Context, endpoint, accessToken s
 		if json.Unmarshal(body, &ge) == nil && ge.Error.Code != "" {
 			detail = fmt.Sprintf("Microsoft Graph answered %s: %s: %s", resp.Status, ge.Error.Code, ge.Error.Message)
 		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			// Continuous Access Evaluation: a claims challenge, which
+			// serveError answers with a new sign-in (challenge.go).
+			endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+			if err := challengeFrom(resp, endpoint, graphAPIError(ge.Error)); err != nil {
+				return nil, err
+			}
+		}
 		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
 	}
 	return body, nil

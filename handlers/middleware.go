@@ -87,15 +87,26 @@ func (app *Application) logRequest(next http.Handler) http.Handler {
 }
 
 // contentSecurityPolicy allows only the app's own styles and images, no
-// scripts at all, and no framing.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// scripts at all, and framing only by frameAncestors ('none' but for the
+// front-channel logout). Forms may be sent to the app and, when idp is set,
+// on to the identity provider: Chromium applies form-action to the
+// redirects that follow a form's submission too, and the sign-out form's
+// POST is answered with a redirect to the provider's end-session endpoint.
+func contentSecurityPolicy(idp, frameAncestors string) string {
+	formAction := "'self'"
+	if idp != "" {
+		formAction += " " + idp
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self'; " +
+		"form-action " + formAction + "; frame-ancestors " + frameAncestors + "; base-uri 'none'"
+}
 
 // secureHeaders sets the security headers on every response.
-func secureHeaders(next http.Handler) http.Handler {
+// frontChannelLogout alone replaces the framing ones.
+func (app *Application) secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", app.csp)
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
@@ -114,6 +125,21 @@ func noStore(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// crossOriginRefused answers a POST (or other unsafe request) that
+// http.CrossOriginProtection found to come from another site, by
+// Sec-Fetch-Site or Origin: a link or form elsewhere must not sign anyone
+// out. Nothing was done, and the session was not even loaded.
+func (app *Application) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
+	app.logger.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "origin", r.Header.Get("Origin"),
+		"request_id", requestIDFrom(r.Context()))
+	app.serveError(w, r, errCrossOrigin)
+}
+
+var errCrossOrigin = &pageError{http.StatusForbidden, "Request refused",
+	"This request came from another site, so the app did not act on it: no other site may sign you out or change anything here. " +
+		"Use the buttons on this app's own pages."}
 
 // requireConfig shows the configuration page instead of every page while
 // the app lacks a setting it needs to sign anyone in.

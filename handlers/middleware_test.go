@@ -18,7 +18,7 @@ func testFiles() fstest.MapFS {
 		"templates/base.html": {Data: []byte(`{{define "base"}}<main>{{template "main" .}}</main>{{end}}`)},
 		"static/style.css":    {Data: []byte("body{}")},
 	}
-	for _, name := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "calendar", "consent_declined"} {
+	for _, name := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "calendar", "consent_declined", "logout", "frontchannel_logout"} {
 		files["templates/"+name+".html"] = &fstest.MapFile{Data: []byte(`{{define "title"}}t{{end}}{{define "main"}}` + name + `{{end}}`)}
 	}
 	files["templates/error.html"] = &fstest.MapFile{Data: []byte(`{{define "title"}}t{{end}}{{define "main"}}{{.Status}} {{.Heading}} {{.RequestID}}{{end}}`)}

@@ -54,6 +54,9 @@ type templateData struct {
 	// AppVersion and MSALVersion are shown in the footer (version.go).
 	AppVersion, MSALVersion string
 
+	// Blocked explains a call Conditional Access blocked (challenge.go).
+	Blocked *blockedDetails
+
 	Status    int
 	Heading   string
 	Message   string
@@ -80,7 +83,7 @@ func parseTemplates(files fs.FS) (map[string]*template.Template, error) {
 		}
 		cache[name] = t
 	}
-	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "calendar", "consent_declined"} {
+	for _, want := range []string{"index", "login", "auth_error", "config_error", "graph", "admin", "token_details", "error", "calendar", "consent_declined", "logout", "frontchannel_logout"} {
 		if cache[want] == nil {
 			return nil, fmt.Errorf("handlers: template %s.html is missing", want)
 		}

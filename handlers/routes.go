@@ -14,7 +14,7 @@ import (
 // Routes returns the app's handler.
 func (app *Application) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, secureHeaders, app.oneOrigin)
+	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, app.secureHeaders, app.oneOrigin)
 	notFound := func(w http.ResponseWriter, r *http.Request) { app.serveError(w, r, errNotFound) }
 	r.NotFound(notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
@@ -30,8 +30,15 @@ func (app *Application) Routes() http.Handler {
 	static, _ := fs.Sub(app.Files, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static, notFound)))
 
+	// The identity provider's front-channel logout comes in a cross-site
+	// iframe, without the browser's cookies: it touches no session of the
+	// request's, only those filed under its sid.
+	r.With(app.requireConfig, noStore).Get(FrontChannelLogoutPath, app.handle(app.frontChannelLogout))
+
 	r.Group(func(r chi.Router) {
-		r.Use(app.requireConfig, noStore)
+		// Cross-site unsafe requests are refused before the session is
+		// even loaded.
+		r.Use(app.requireConfig, noStore, app.crossOrigin.Handler)
 		if app.Sessions != nil { // nil only with ConfigProblems, when requireConfig answers everything
 			r.Use(app.Sessions.LoadAndSave(app.serveError, app.logInvalidSession), app.loadUser)
 		}
@@ -39,13 +46,16 @@ func (app *Application) Routes() http.Handler {
 		r.Get("/", app.handle(app.index))
 		r.Get("/login", app.handle(app.login))
 		r.Get(app.RedirectPath, app.handle(app.authRedirect))
-		r.Get("/logout", app.handle(app.logout))
+		r.Get("/logout", app.handle(app.logoutPage))
+		r.Post("/logout", app.handle(app.logout))
 
 		r.Group(func(r chi.Router) {
 			r.Use(app.requireLogin)
 			r.Get("/graph", app.handle(app.graph))
 			r.Get("/token_details", app.handle(app.tokenDetails))
-			r.With(app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
+			// The step-up comes first: a user without the role steps up
+			// too, and then gets the 403 (stepup.go).
+			r.With(app.requireAuthContext(app.AdminAuthContext), app.requireRole(app.AdminRole)).Get("/admin", app.handle(app.admin))
 			// Asks for Calendars.Read only when the user first opens it.
 			r.With(app.requireScopes(app.CalendarScopes...)).Get("/calendar", app.handle(app.calendar))
 		})

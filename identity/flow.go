@@ -218,6 +218,7 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 
 	// Whoever was signed in in this browser before is signed out now: their
 	// tokens must not stay in the cache of the user who signs in.
+	prevAnswered, prevClaims := s.Answered, s.Claims
 	s.SignOut()
 	app, err := c.msal(s)
 	if err != nil {
@@ -244,6 +245,12 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	}
 	s.Claims = claims
 	s.HomeAccountID = result.Account.HomeAccountID
+	// The claims requests this user's sign-ins answered (claims.go): kept
+	// for the same user, and this one's added.
+	s.Answered = answeredBefore(prevAnswered, prevClaims, claims)
+	if flow.Claims != "" {
+		s.RememberAnswered(flow.Claims, c.now())
+	}
 	return flow.Next, nil
 }
 
@@ -377,9 +384,11 @@ func (c *Client) EnsureFresh(ctx context.Context, s *UserSession) error {
 }
 
 // LogoutURL returns the tenant's end-session URL that brings the browser back
-// to postLogoutRedirectURI. The caller clears the local session first: the
+// to postLogoutRedirectURI. logoutHint is the signed-in user's ID token
+// login_hint claim ("" for none): with it Entra signs out that account
+// without asking which. The caller clears the local session first: the
 // browser may never come back.
-func (c *Client) LogoutURL(ctx context.Context, postLogoutRedirectURI string) (string, error) {
+func (c *Client) LogoutURL(ctx context.Context, postLogoutRedirectURI, logoutHint string) (string, error) {
 	meta, err := c.Metadata(ctx)
 	if err != nil {
 		return "", err
@@ -393,6 +402,9 @@ func (c *Client) LogoutURL(ctx context.Context, postLogoutRedirectURI string) (s
 	}
 	q := u.Query()
 	q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
+	if logoutHint != "" {
+		q.Set("logout_hint", logoutHint)
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }

@@ -28,6 +28,11 @@ type Config struct {
 	SendX5C     bool
 	RedirectURI string   // absolute URI of the app's redirect handler, registered in Entra ID
 	Scopes      []string // resource scopes for the downstream API, e.g. ["User.Read"]
+	// ClientCapabilities are declared to Entra ID on every sign-in and
+	// token request, e.g. ["cp1"]: the app can answer claims challenges,
+	// so Entra issues it access tokens that Continuous Access Evaluation
+	// can revoke (and that live longer). Empty declares none.
+	ClientCapabilities []string
 	// HTTPClient is used for every call to the identity provider. Its
 	// transport is wrapped to cache discovery documents. Nil uses a client
 	// with a 30 s timeout over http.DefaultTransport.
@@ -46,6 +51,7 @@ type Client struct {
 	scopes            []string
 	cred              confidential.Credential
 	sendX5C           bool
+	capabilities      []string
 	http              *http.Client
 	instanceDiscovery bool
 	skew              time.Duration
@@ -84,6 +90,7 @@ func New(cfg Config) (*Client, error) {
 		scopes:            append([]string(nil), cfg.Scopes...),
 		cred:              cfg.Credential,
 		sendX5C:           cfg.SendX5C,
+		capabilities:      append([]string(nil), cfg.ClientCapabilities...),
 		http:              &shared,
 		instanceDiscovery: microsoftHost(u.Hostname()),
 		skew:              skew,
@@ -126,6 +133,12 @@ func (c *Client) msal(s *UserSession) (confidential.Client, error) {
 	}
 	if c.sendX5C {
 		opts = append(opts, confidential.WithX5C())
+	}
+	if len(c.capabilities) > 0 {
+		// MSAL sends them as the claims request
+		// {"access_token":{"xms_cc":{"values":["cp1"]}}}, merged with any
+		// claims a sign-in carries (REFERENCE §4.3).
+		opts = append(opts, confidential.WithClientCapabilities(c.capabilities))
 	}
 	return confidential.New(c.authority, c.clientID, c.cred, opts...)
 }

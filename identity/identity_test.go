@@ -162,13 +162,22 @@ func TestSessionsStayIsolated(t *testing.T) {
 
 func TestLogoutURL(t *testing.T) {
 	id, emu, srv, _ := setup(t, emulator.Config{})
-	got, err := id.LogoutURL(context.Background(), "https://app.test/")
+	got, err := id.LogoutURL(context.Background(), "https://app.test/", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := emu.Authority(srv.URL) + "/oauth2/v2.0/logout?post_logout_redirect_uri=https%3A%2F%2Fapp.test%2F"
 	if got != want {
 		t.Fatalf("LogoutURL = %s, want %s", got, want)
+	}
+	// With the ID token's login_hint, Entra signs out that account without
+	// asking which.
+	got, err = id.LogoutURL(context.Background(), "https://app.test/", "opaque+hint/=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := emu.Authority(srv.URL) + "/oauth2/v2.0/logout?logout_hint=opaque%2Bhint%2F%3D&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2F"; got != want {
+		t.Fatalf("LogoutURL with a hint = %s, want %s", got, want)
 	}
 }
 

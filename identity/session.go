@@ -24,6 +24,10 @@ type UserSession struct {
 	// HomeAccountID ("uid.utid") finds the user's account in the token cache:
 	// the confidential client has no Accounts() to list them.
 	HomeAccountID string `json:"home_account_id,omitempty"`
+	// Answered are the claims requests (a claims challenge, a step-up)
+	// this user's latest sign-ins answered, so that one that comes back
+	// right away is shown instead of sent round again (claims.go).
+	Answered []AnsweredClaims `json:"answered,omitempty"`
 	// TokenCache is the user's MSAL token cache, serialized by MSAL. It is
 	// encoded as it is, after the JSON of the rest (see Marshal).
 	TokenCache []byte `json:"-"`
@@ -39,6 +43,7 @@ func (s *UserSession) SignOut() {
 	s.Claims = nil
 	s.HomeAccountID = ""
 	s.TokenCache = nil
+	s.Answered = nil
 }
 
 // maxSessionBytes bounds an encoded session; stores keep far less.

@@ -7,7 +7,9 @@ package session
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -30,6 +32,22 @@ type Backend interface {
 	// Ping reports whether the backend answers and can take a write: what
 	// /readyz asks before a load balancer sends the instance users.
 	Ping(ctx context.Context) error
+
+	// An index files session ids under a key, so that the sessions can be
+	// found without their cookies: front-channel logout names the identity
+	// provider's session (sid), and the app must end every session that
+	// signed in with it. Each entry expires on its own, as its session
+	// does. Keys are any string; backends store only a hash of them.
+
+	// Index files id under key until expiry, replacing the expiry of an
+	// entry already there.
+	Index(ctx context.Context, key, id string, expiry time.Time) error
+	// Indexed returns the ids filed under key whose entries have not
+	// expired, in no particular order; none for an unknown key.
+	Indexed(ctx context.Context, key string) ([]string, error)
+	// Unindex removes the entry of id under key; an absent one is no error.
+	// When a key's last entry goes, nothing of the key is left behind.
+	Unindex(ctx context.Context, key, id string) error
 	// Close releases the backend's connections.
 	Close() error
 }
@@ -66,4 +84,12 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// indexHash is the name a backend stores an index key under: fixed length,
+// safe in a file name and a Redis key, whatever the key holds, and without
+// the key itself (a sid is worth keeping out of directory listings).
+func indexHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }

@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +24,9 @@ type backendUnderTest struct {
 	// function repairs it (the records may be lost, as with a Redis
 	// restart without persistence).
 	breakIt func(t testing.TB) (repair func())
+	// stored lists everything the backend holds (file names, Redis keys),
+	// to see that nothing is left behind.
+	stored func(t testing.TB) []string
 }
 
 func newFileUnderTest(t testing.TB) backendUnderTest {
@@ -39,6 +45,15 @@ func newFileUnderTest(t testing.TB) backendUnderTest {
 			t.Fatal(err)
 		}
 		return func() { os.Remove(dir); os.Mkdir(dir, 0o700) }
+	}, stored: func(t testing.TB) []string {
+		var names []string
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && path != dir {
+				names = append(names, strings.TrimPrefix(path, dir))
+			}
+			return nil
+		})
+		return names
 	}}
 }
 
@@ -52,6 +67,12 @@ func newRedisUnderTest(t testing.TB) backendUnderTest {
 	return backendUnderTest{backend: b, breakIt: func(t testing.TB) func() {
 		rs.Stop()
 		return rs.Start
+	}, stored: func(t testing.TB) []string {
+		keys, err := rs.Client().Keys(context.Background(), "*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
 	}}
 }
 
@@ -169,11 +190,20 @@ func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 		if err := b.Delete(ctx, id); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Delete: %v, want ErrUnavailable", err)
 		}
+		if err := b.Index(ctx, "sid:x", id, hour); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Index: %v, want ErrUnavailable", err)
+		}
+		if _, err := b.Indexed(ctx, "sid:x"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Indexed: %v, want ErrUnavailable", err)
+		}
+		if err := b.Unindex(ctx, "sid:x", id); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Unindex: %v, want ErrUnavailable", err)
+		}
 		if err := b.Ping(ctx); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Ping: %v, want ErrUnavailable", err)
 		}
-		if took := time.Since(start); took > 10*time.Second {
-			t.Errorf("five operations took %s to report the outage", took)
+		if took := time.Since(start); took > 16*time.Second {
+			t.Errorf("eight operations took %s to report the outage", took)
 		}
 		repair()
 		// Recovers by itself: the next operations work.
@@ -185,6 +215,81 @@ func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 		}
 		if got, err := b.Find(ctx, id); err != nil || string(got) != "again" {
 			t.Fatalf("Find after the repair: %q %v", got, err)
+		}
+	})
+
+	t.Run("index", func(t *testing.T) {
+		bt := newBackend(t)
+		b := bt.backend
+		a, a2, other := newID(), newID(), newID()
+		if ids, err := b.Indexed(ctx, "sid:unknown"); err != nil || len(ids) != 0 {
+			t.Fatalf("Indexed of an unknown key: %v %v", ids, err)
+		}
+		for _, e := range []struct{ key, id string }{{"sid:a", a}, {"sid:a", a2}, {"sid:b", other}} {
+			if err := b.Index(ctx, e.key, e.id, hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Filing an id again only renews its entry.
+		if err := b.Index(ctx, "sid:a", a, hour.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := b.Indexed(ctx, "sid:a"); err != nil || !sameIDs(ids, a, a2) {
+			t.Fatalf("Indexed(sid:a) = %v %v, want %s and %s", ids, err, a, a2)
+		}
+		if err := b.Unindex(ctx, "sid:a", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Unindex(ctx, "sid:a", a); err != nil {
+			t.Errorf("Unindex of an absent entry: %v", err)
+		}
+		if ids, _ := b.Indexed(ctx, "sid:a"); !sameIDs(ids, a2) {
+			t.Fatalf("after Unindex: %v, want %s", ids, a2)
+		}
+		if ids, _ := b.Indexed(ctx, "sid:b"); !sameIDs(ids, other) {
+			t.Fatalf("another key was touched: %v", ids)
+		}
+		b.Unindex(ctx, "sid:a", a2)
+		b.Unindex(ctx, "sid:b", other)
+		if left := bt.stored(t); len(left) != 0 {
+			t.Errorf("the backend still holds %v after every entry was removed", left)
+		}
+	})
+
+	t.Run("index entries expire", func(t *testing.T) {
+		bt := newBackend(t)
+		b := bt.backend
+		live, expired := newID(), newID()
+		if err := b.Index(ctx, "sid:a", expired, time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := b.Indexed(ctx, "sid:a"); err != nil || len(ids) != 0 {
+			t.Fatalf("an expired entry is found: %v %v", ids, err)
+		}
+		if err := b.Index(ctx, "sid:a", live, hour); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := b.Indexed(ctx, "sid:a"); !sameIDs(ids, live) {
+			t.Fatalf("Indexed = %v, want only %s", ids, live)
+		}
+	})
+
+	t.Run("index keys are any string", func(t *testing.T) {
+		b := newBackend(t).backend
+		id := newID()
+		for _, key := range []string{"", "../../etc/passwd", "a/b\x00c", strings.Repeat("k", 10000), "sid:ünïcode"} {
+			if err := b.Index(ctx, key, id, hour); err != nil {
+				t.Fatalf("Index(%.20q): %v", key, err)
+			}
+			if ids, err := b.Indexed(ctx, key); err != nil || !sameIDs(ids, id) {
+				t.Fatalf("Indexed(%.20q) = %v %v", key, ids, err)
+			}
+			if err := b.Unindex(ctx, key, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Index(ctx, "sid:a", "../escape", hour); err == nil {
+			t.Error("an id newID cannot make was indexed")
 		}
 	})
 
@@ -242,4 +347,9 @@ func TestFileBackendClean(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", name, err == nil, keep)
 		}
 	}
+}
+
+// sameIDs reports whether ids holds exactly want, in any order.
+func sameIDs(ids []string, want ...string) bool {
+	return len(ids) == len(want) && !slices.ContainsFunc(want, func(id string) bool { return !slices.Contains(ids, id) })
 }

@@ -19,15 +19,21 @@ import (
 // header with its expiry (Unix seconds), so that Clean can find expired
 // files without any key. Records are written to a temporary file and
 // renamed into place: a reader never sees half a record.
+//
+// An index key is a directory, dir/index_<SHA-256 of the key>, holding one
+// file per entry, named by the session id, that is only the 8-byte expiry
+// header: adding and removing an entry is creating and removing a file,
+// which needs no lock between instances sharing the directory.
 type FileBackend struct {
 	dir string
 	now func() time.Time
 }
 
 const (
-	filePrefix = "session_"
-	tempPrefix = ".tmp-session_"
-	headerSize = 8
+	filePrefix  = "session_"
+	tempPrefix  = ".tmp-session_"
+	indexPrefix = "index_"
+	headerSize  = 8
 )
 
 // NewFileBackend creates dir (mode 0700) if needed.
@@ -74,21 +80,9 @@ func (b *FileBackend) Save(_ context.Context, id string, record []byte, expiry t
 	if !validID(id) {
 		return fmt.Errorf("session: invalid id")
 	}
-	f, err := os.CreateTemp(b.dir, tempPrefix+id+"-*")
-	if err != nil {
-		return fileError("creating", err)
-	}
 	data := binary.BigEndian.AppendUint64(make([]byte, 0, headerSize+len(record)), uint64(expiry.Unix()))
 	data = append(data, record...)
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), b.path(id))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := writeFileAtomic(b.dir, tempPrefix+id+"-*", b.path(id), data); err != nil {
 		return fileError("writing", err)
 	}
 	return nil
@@ -125,6 +119,104 @@ func (b *FileBackend) Exists(_ context.Context, id string) (bool, error) {
 	return ok && b.now().Before(expiry), nil
 }
 
+func (b *FileBackend) indexDir(key string) string {
+	return filepath.Join(b.dir, indexPrefix+indexHash(key))
+}
+
+func (b *FileBackend) Index(_ context.Context, key, id string, expiry time.Time) error {
+	if !validID(id) {
+		return fmt.Errorf("session: invalid id")
+	}
+	dir := b.indexDir(key)
+	header := binary.BigEndian.AppendUint64(nil, uint64(expiry.Unix()))
+	// Unindex removes the directory with its last entry, so another
+	// instance may remove it between MkdirAll and the write: try again.
+	var err error
+	for range 3 {
+		if err = os.MkdirAll(dir, 0o700); err != nil {
+			break
+		}
+		if err = writeFileAtomic(dir, tempPrefix+id+"-*", filepath.Join(dir, id), header); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	if err != nil {
+		// Not fileError: a missing directory here is an outage, not an
+		// absent record.
+		return fmt.Errorf("%w: indexing a session file: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (b *FileBackend) Indexed(_ context.Context, key string) ([]string, error) {
+	dir := b.indexDir(key)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fileError("reading the index of", err)
+	}
+	now := b.now()
+	var ids []string
+	for _, e := range entries {
+		if !validID(e.Name()) {
+			continue // a temporary file being written
+		}
+		if expired, err := expiredEntry(filepath.Join(dir, e.Name()), now); err == nil && !expired {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+func (b *FileBackend) Unindex(_ context.Context, key, id string) error {
+	if !validID(id) {
+		return nil
+	}
+	dir := b.indexDir(key)
+	if err := os.Remove(filepath.Join(dir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fileError("unindexing", err)
+	}
+	// The key's last entry takes the directory with it. Removing a
+	// directory that still has entries fails, and should.
+	os.Remove(dir)
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file in dir and renames it to
+// path.
+func writeFileAtomic(dir, pattern, path string, data []byte) error {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// expiredEntry reads the expiry header of a session or index file.
+func expiredEntry(path string, now time.Time) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	header := make([]byte, headerSize)
+	n, _ := io.ReadFull(f, header)
+	expiry, ok := fileExpiry(header[:n])
+	return !ok || !now.Before(expiry), nil
+}
+
 func (b *FileBackend) Close() error { return nil }
 
 // Ping creates and removes a file in the session directory: a directory
@@ -138,19 +230,42 @@ func (b *FileBackend) Ping(context.Context) error {
 	return os.Remove(f.Name())
 }
 
-// Clean deletes the files of expired sessions, files that hold no valid
-// header, and temporary files left by a write that was interrupted (a crash
-// between create and rename) more than a minute ago. It returns how many it
-// deleted. main runs it every quarter of an hour; Redis expires its keys
-// itself.
+// Clean deletes the files of expired sessions and index entries, files
+// that hold no valid header, temporary files left by a write that was
+// interrupted (a crash between create and rename) more than a minute ago,
+// and index directories left empty. It returns how many files it deleted.
+// main runs it every quarter of an hour; Redis expires its keys itself.
 func (b *FileBackend) Clean(now time.Time) (int, error) {
+	removed, err := cleanDir(b.dir, filePrefix, now)
+	if err != nil {
+		return removed, err
+	}
 	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return removed, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), indexPrefix) {
+			continue
+		}
+		dir := filepath.Join(b.dir, e.Name())
+		n, _ := cleanDir(dir, "", now)
+		removed += n
+		os.Remove(dir) // only when empty
+	}
+	return removed, nil
+}
+
+// cleanDir deletes the expired or headerless files in dir whose names
+// start with prefix, and stale temporary files.
+func cleanDir(dir, prefix string, now time.Time) (int, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
 	removed := 0
 	for _, e := range entries {
-		path := filepath.Join(b.dir, e.Name())
+		path := filepath.Join(dir, e.Name())
 		var stale bool
 		switch {
 		case e.IsDir():
@@ -158,26 +273,14 @@ func (b *FileBackend) Clean(now time.Time) (int, error) {
 		case strings.HasPrefix(e.Name(), tempPrefix):
 			info, err := e.Info()
 			stale = err == nil && now.Sub(info.ModTime()) > time.Minute
-		case strings.HasPrefix(e.Name(), filePrefix):
-			stale = expiredFile(path, now)
+		case strings.HasPrefix(e.Name(), prefix):
+			// Deleted meanwhile, or unreadable: not ours to judge.
+			expired, err := expiredEntry(path, now)
+			stale = err == nil && expired
 		}
 		if stale && os.Remove(path) == nil {
 			removed++
 		}
 	}
 	return removed, nil
-}
-
-// expiredFile reads a session file's header: expired, or not a session
-// file at all.
-func expiredFile(path string, now time.Time) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false // deleted meanwhile, or unreadable: not ours to judge
-	}
-	defer f.Close()
-	header := make([]byte, headerSize)
-	n, _ := io.ReadFull(f, header)
-	expiry, ok := fileExpiry(header[:n])
-	return !ok || !now.Before(expiry)
 }

@@ -16,10 +16,11 @@ type ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 
 // state is what LoadAndSave remembers about the request's session.
 type state struct {
-	gs       *sessions.Session
-	loadedID string // the id the session was loaded with, "" for none
-	loaded   Values // its values when loaded
-	stale    bool   // loaded with the previous secret: save again with the current one
+	gs          *sessions.Session
+	loadedID    string // the id the session was loaded with, "" for none
+	loadedIndex string // the key it was filed under then (SetIndex), "" for none
+	loaded      Values // its values when loaded
+	stale       bool   // loaded with the previous secret: save again with the current one
 }
 
 type contextKey struct{}
@@ -66,7 +67,7 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				onError(w, r, err)
 				return
 			}
-			st := &state{gs: gs, loadedID: gs.ID, loaded: values, stale: stale}
+			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale}
 			buf := &bufferedWriter{header: w.Header().Clone(), status: http.StatusOK}
 			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
 			if err := s.commit(buf, r, st); err != nil {
@@ -81,15 +82,21 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 // commit saves the session after the handler, if there is anything to do.
 func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error {
 	gs := st.gs
-	if gs.Options.MaxAge < 0 || len(gs.Values) == 0 {
+	if gs.Options.MaxAge < 0 || !holdsValues(gs.Values) {
 		// Ended (sign-out), or nothing left worth keeping (a user signed
-		// out because their tokens were revoked): no record, no cookie.
+		// out because their tokens were revoked): no record, no index
+		// entry, no cookie.
 		if st.loadedID == "" && gs.Options.MaxAge >= 0 {
 			return nil
 		}
-		gs.ID = st.loadedID
+		if st.loadedID != "" {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
+				return err
+			}
+		}
 		gs.Options.MaxAge = -1
-		return s.Save(r, w, gs)
+		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
+		return nil
 	}
 	if gs.ID != "" && gs.ID == st.loadedID && !st.stale && sameValues(gs.Values, st.loaded) {
 		return nil // unchanged
@@ -99,9 +106,10 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 	}
 	switch {
 	case gs.ID == "" || gs.ID != st.loadedID:
-		// New, or renewed at sign-in: a fresh id, and the old record goes.
+		// New, or renewed at sign-in: a fresh id, and the old record goes,
+		// with its index entry.
 		if st.loadedID != "" {
-			if err := s.backend.Delete(r.Context(), st.loadedID); err != nil {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
 				return err
 			}
 		}
@@ -117,17 +125,30 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		if !ok {
 			return nil
 		}
+		if st.loadedIndex != "" && st.loadedIndex != IndexOf(gs) {
+			if err := s.backend.Unindex(r.Context(), st.loadedIndex, gs.ID); err != nil {
+				return err
+			}
+		}
 	}
 	return s.Save(r, w, gs)
 }
 
 // sameValues reports whether the handler left the session's values as they
-// were loaded: the same keys, each with the same bytes.
+// were loaded: the same keys, each with the same bytes, and the same index
+// key (which the record keeps under indexName).
 func sameValues(now map[any]any, loaded Values) bool {
 	if len(now) != len(loaded) {
 		return false
 	}
 	for k, v := range now {
+		if k == (indexValue{}) {
+			key, ok := v.(string)
+			if !ok || key != string(loaded[indexName]) {
+				return false
+			}
+			continue
+		}
 		ks, ok1 := k.(string)
 		vb, ok2 := v.([]byte)
 		lv, ok3 := loaded[ks]

@@ -17,6 +17,10 @@ import (
 // prefix followed by the session id.
 const RedisKeyPrefix = "ms-identity-go-webapp:session:"
 
+// RedisIndexPrefix starts the Redis key of every index (see Backend.Index):
+// a sorted set of session ids, each scored with its expiry (Unix seconds).
+const RedisIndexPrefix = "ms-identity-go-webapp:index:"
+
 // Timeouts of the Redis client. They are short on purpose: a Redis outage
 // must answer the user with an error page within a couple of seconds, not
 // hold every request until the server's write timeout.
@@ -51,7 +55,7 @@ func NewRedisBackend(ctx context.Context, redisURL string) (*RedisBackend, error
 	// more would only make an outage slower to report.
 	opts.MaxRetries = 1
 	opts.DialerRetries = 1
-	// Nothing but GET, SET, DEL and EXISTS: no client-side tracking, no
+	// Nothing but GET, SET, DEL, EXISTS and the index's sorted sets: no client-side tracking, no
 	// maintenance notifications, no CLIENT SETINFO on every new connection.
 	opts.DisableIdentity = true
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -76,6 +80,8 @@ func redactURL(raw string) string {
 }
 
 func key(id string) string { return RedisKeyPrefix + id }
+
+func indexKey(key string) string { return RedisIndexPrefix + indexHash(key) }
 
 func redisError(op string, err error) error {
 	return fmt.Errorf("%w: %s a session in Redis: %w", ErrUnavailable, op, err)
@@ -141,6 +147,56 @@ func (b *RedisBackend) Ping(ctx context.Context) error {
 
 // Close closes the connection pool.
 func (b *RedisBackend) Close() error { return b.client.Close() }
+
+// indexScript adds an entry to an index in one step: it drops the entries
+// that have expired, adds (or re-scores) this one, and lets the whole key
+// expire with its newest entry, so that Redis removes an index that only
+// expired sessions are left in. A script rather than EXPIREAT ... GT, which
+// needs Redis 7 and ignores a key without an expiry yet.
+var indexScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], newest[2])
+return 1
+`)
+
+func (b *RedisBackend) Index(ctx context.Context, key, id string, expiry time.Time) error {
+	if !validID(id) {
+		return fmt.Errorf("session: invalid id")
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	err := indexScript.Run(ctx, b.client, []string{indexKey(key)}, id, expiry.Unix(), time.Now().Unix()).Err()
+	if err != nil {
+		return redisError("indexing", err)
+	}
+	return nil
+}
+
+func (b *RedisBackend) Indexed(ctx context.Context, key string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	// An entry is live while now < expiry, as a record is (SET ... EXAT).
+	ids, err := b.client.ZRangeByScore(ctx, indexKey(key), &redis.ZRangeBy{
+		Min: fmt.Sprintf("(%d", time.Now().Unix()), Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, redisError("looking up the index of", err)
+	}
+	return ids, nil
+}
+
+// Unindex removes the entry; Redis deletes a sorted set with its last
+// member.
+func (b *RedisBackend) Unindex(ctx context.Context, key, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	if err := b.client.ZRem(ctx, indexKey(key), id).Err(); err != nil {
+		return redisError("unindexing", err)
+	}
+	return nil
+}
 
 // NewRedisBackendFromClient returns a backend over a client the caller made
 // and closes: tests use it to read what the app stored.

@@ -105,6 +105,10 @@ func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, values
 	}
 	gs.ID, gs.IsNew = id, false
 	for k, v := range values {
+		if k == indexName {
+			gs.Values[indexValue{}] = string(v)
+			continue
+		}
 		gs.Values[k] = v
 	}
 	return gs, values, stale, nil
@@ -162,14 +166,13 @@ func (s *Store) LoadID(ctx context.Context, id string) (values Values, stale boo
 }
 
 // Save stores the session and sets its cookie. With a MaxAge below zero
-// it deletes the record and expires the cookie, as gorilla's stores do. A
-// session without an id (new, or renewed at sign-in) gets a new random one.
-// Values must have string keys and []byte values.
+// it deletes the record (and its index entry) and expires the cookie, as
+// gorilla's stores do. A session without an id (new, or renewed at sign-in)
+// gets a new random one. Values must have string keys and []byte values.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Session) error {
 	if gs.Options.MaxAge < 0 {
 		if gs.ID != "" {
-			s.cache.drop(gs.ID)
-			if err := s.backend.Delete(r.Context(), gs.ID); err != nil {
+			if err := s.remove(r.Context(), gs.ID, IndexOf(gs)); err != nil {
 				return err
 			}
 		}
@@ -187,7 +190,15 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 	if err != nil {
 		return err
 	}
-	if err := s.backend.Save(r.Context(), gs.ID, record, s.now().Add(time.Duration(gs.Options.MaxAge)*time.Second)); err != nil {
+	expiry := s.now().Add(time.Duration(gs.Options.MaxAge) * time.Second)
+	// The index entry first: a session stored but not yet indexed could
+	// not be found by a front-channel sign-out.
+	if index := IndexOf(gs); index != "" {
+		if err := s.backend.Index(r.Context(), index, gs.ID, expiry); err != nil {
+			return err
+		}
+	}
+	if err := s.backend.Save(r.Context(), gs.ID, record, expiry); err != nil {
 		s.cache.drop(gs.ID)
 		return err
 	}
@@ -202,14 +213,94 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 	return nil
 }
 
+// remove deletes the record of id, then its entry under index ("" for
+// none). In that order: an entry without a record only costs a lookup,
+// while a record without its entry could not be found by sid.
+func (s *Store) remove(ctx context.Context, id, index string) error {
+	s.cache.drop(id)
+	if err := s.backend.Delete(ctx, id); err != nil {
+		return err
+	}
+	if index != "" {
+		return s.backend.Unindex(ctx, index, id)
+	}
+	return nil
+}
+
+// SetIndex files the session under key when it is next saved, for
+// DeleteIndexed to find without its cookie; the key is kept in the record
+// and its entry expires and is deleted with the session. The handlers file
+// a session under the sid it signed in with (front-channel logout).
+// An empty key files it under nothing.
+func SetIndex(gs *sessions.Session, key string) {
+	if key == "" {
+		delete(gs.Values, indexValue{})
+		return
+	}
+	gs.Values[indexValue{}] = key
+}
+
+// IndexOf returns the key the session is filed under, "" for none.
+func IndexOf(gs *sessions.Session) string {
+	key, _ := gs.Values[indexValue{}].(string)
+	return key
+}
+
+// indexValue is the key, among gorilla's values, of the session's index
+// key: a type of its own, so that no value a handler stores can be taken
+// for it. The record keeps it under indexName, a name that recordValues
+// refuses to handlers.
+type indexValue struct{}
+
+const indexName = "\x00index"
+
+// DeleteIndexed ends every session filed under key, without any cookie:
+// their records and index entries are deleted. A request in flight that
+// loaded one of them does not write it back (LoadAndSave checks that its
+// session still exists first), and the sessions' next requests, on any
+// instance, find no record: signed out. It returns how many sessions it
+// ended; an unknown key ends none and is no error.
+func (s *Store) DeleteIndexed(ctx context.Context, key string) (int, error) {
+	ids, err := s.backend.Indexed(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := s.remove(ctx, id, key); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// holdsValues reports whether a session holds anything of the handlers':
+// an index key alone is not worth keeping.
+func holdsValues(v map[any]any) bool {
+	for k := range v {
+		if k != (indexValue{}) {
+			return true
+		}
+	}
+	return false
+}
+
 // recordValues converts gorilla's values to what a record holds.
 func recordValues(v map[any]any) (Values, error) {
 	values := make(Values, len(v))
 	for k, v := range v {
+		if k == (indexValue{}) {
+			if key, ok := v.(string); ok && key != "" {
+				values[indexName] = []byte(key)
+			}
+			continue
+		}
 		ks, ok1 := k.(string)
 		vb, ok2 := v.([]byte)
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("session: value %v is %T under a %T key; a session keeps []byte under string keys", k, v, k)
+		}
+		if ks == indexName {
+			return nil, fmt.Errorf("session: %q is the store's own value name", ks)
 		}
 		values[ks] = vb
 	}
