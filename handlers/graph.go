@@ -117,15 +117,18 @@ var prettyJSONs = &prettyMemo{entries: map[string]template.HTML{}}
 
 // prettyMemo maps Graph answers to prettyJSON's output for them. An entry is
 // found only by the exact bytes it was made from, so it can only ever give
-// the answer prettyJSON would. It holds at most maxPrettyEntries: about
-// 2 KB each, so 2 MB.
+// the answer prettyJSON would. It holds at most maxPrettyBytes of answers
+// and output (a /me answer and its page's JSON are about 1.5 KB together),
+// and at most maxPrettyEntries of them.
 type prettyMemo struct {
 	mu      sync.Mutex
 	entries map[string]template.HTML
+	bytes   int
 }
 
 const (
 	maxPrettyEntries = 1024
+	maxPrettyBytes   = 2 << 20
 	maxPrettyBody    = 16 << 10 // larger answers are indented every time
 )
 
@@ -144,15 +147,21 @@ func (m *prettyMemo) get(body []byte) (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
+	size := len(body) + len(pretty)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.entries) >= maxPrettyEntries {
-		for k := range m.entries {
-			delete(m.entries, k)
+	if _, ok := m.entries[string(body)]; ok {
+		return pretty, nil // another request put it meanwhile
+	}
+	for k, v := range m.entries {
+		if len(m.entries) < maxPrettyEntries && m.bytes+size <= maxPrettyBytes {
 			break
 		}
+		m.bytes -= len(k) + len(v)
+		delete(m.entries, k)
 	}
 	m.entries[string(body)] = pretty
+	m.bytes += size
 	return pretty, nil
 }
 

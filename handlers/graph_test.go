@@ -5,6 +5,7 @@ package handlers
 import (
 	"fmt"
 	"html/template"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,20 @@ func TestPrettyMemo(t *testing.T) {
 		}
 		if len(m.entries) > maxPrettyEntries {
 			t.Fatalf("%d entries, more than %d", len(m.entries), maxPrettyEntries)
+		}
+	}
+	// Large answers are bounded by their bytes.
+	for i := range 400 {
+		body := fmt.Appendf(nil, `{"id":%d,"displayName":%q}`, i, strings.Repeat("x", maxPrettyBody-64))
+		if _, err := m.get(body); err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for k, v := range m.entries {
+			size += len(k) + len(v)
+		}
+		if size != m.bytes || size > maxPrettyBytes {
+			t.Fatalf("the memo holds %d bytes (counted %d), more than %d", size, m.bytes, maxPrettyBytes)
 		}
 	}
 	for range 2 {
