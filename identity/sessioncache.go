@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"maps"
 	"reflect"
+	"slices"
 	"sync"
 )
 
@@ -74,7 +75,8 @@ func (d *SessionDecoder) Encode(id string, s *UserSession, previous []byte) ([]b
 		e := d.entries[id]
 		d.mu.Unlock()
 		if e != nil && bytes.Equal(e.data, previous) && e.s.HomeAccountID == s.HomeAccountID &&
-			bytes.Equal(e.s.TokenCache, s.TokenCache) && claimsEqual(e.s.Claims, s.Claims) {
+			bytes.Equal(e.s.TokenCache, s.TokenCache) && claimsEqual(e.s.Claims, s.Claims) &&
+			slices.Equal(e.s.Answered, s.Answered) {
 			return previous, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestSessionDecoder(t *testing.T) {
@@ -35,6 +36,9 @@ func TestSessionDecoder(t *testing.T) {
 		"new claims":             func(s *UserSession) { s.Claims = Claims{"name": "Alice", "roles": []any{"admin"}} },
 		"refreshed token cache":  func(s *UserSession) { s.TokenCache = []byte(`{"AccessToken":{"new":{}}}`) },
 		"another account":        func(s *UserSession) { s.HomeAccountID = "other.utid" },
+		"claims answered": func(s *UserSession) {
+			s.RememberAnswered(`{"id_token":{"acrs":{"essential":true,"value":"c1"}}}`, time.Now())
+		},
 	} {
 		u, _ := d.Decode("id", data)
 		change(u)
