@@ -244,7 +244,10 @@ func TestSignInErrors(t *testing.T) {
 
 	t.Run("provider error is escaped", func(t *testing.T) {
 		b := env.newBrowser()
-		p := b.get("/auth/redirect?error=%3Cscript%3Ealert(1)%3C/script%3E&error_description=%3Cb%3Ebold%3C/b%3E")
+		// The provider's text is shown only for a sign-in this browser
+		// started (see TestProviderErrorNeedsItsSignIn), so start one.
+		state := mustQuery(t, authURLFrom(t, b.get("/login"))).Get("state")
+		p := b.get("/auth/redirect?error=%3Cscript%3Ealert(1)%3C/script%3E&error_description=%3Cb%3Ebold%3C/b%3E&state=" + url.QueryEscape(state))
 		assertStatus(t, p, http.StatusBadRequest)
 		assertNotContains(t, p, "<script>alert(1)</script>")
 		assertNotContains(t, p, "<b>bold</b>")

@@ -2,7 +2,12 @@
 
 package handlers
 
-import "testing"
+import (
+	"fmt"
+	"html/template"
+	"strings"
+	"testing"
+)
 
 // Graph's JSON reaches the page indented and HTML-escaped: a value that
 // holds markup shows as text.
@@ -17,5 +22,43 @@ func TestPrettyJSONEscapes(t *testing.T) {
 	}
 	if _, err := prettyJSON([]byte(`<html>`)); err == nil {
 		t.Error("HTML taken for JSON")
+	}
+}
+
+// The memo of indented answers gives what prettyJSON gives, for each answer
+// its own, refuses what is not JSON every time, and stays bounded.
+func TestPrettyMemo(t *testing.T) {
+	m := &prettyMemo{entries: map[string]template.HTML{}}
+	for i := range 2 * maxPrettyEntries {
+		body := fmt.Appendf(nil, `{"displayName":"user <%d>","id":%d}`, i%3, i)
+		for range 2 { // made, then remembered
+			got, err := m.get(body)
+			want, _ := prettyJSON(body)
+			if err != nil || got != want {
+				t.Fatalf("answer %d: got %q, %v; want %q", i, got, err, want)
+			}
+		}
+		if len(m.entries) > maxPrettyEntries {
+			t.Fatalf("%d entries, more than %d", len(m.entries), maxPrettyEntries)
+		}
+	}
+	// Large answers are bounded by their bytes.
+	for i := range 400 {
+		body := fmt.Appendf(nil, `{"id":%d,"displayName":%q}`, i, strings.Repeat("x", maxPrettyBody-64))
+		if _, err := m.get(body); err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for k, v := range m.entries {
+			size += len(k) + len(v)
+		}
+		if size != m.bytes || size > maxPrettyBytes {
+			t.Fatalf("the memo holds %d bytes (counted %d), more than %d", size, m.bytes, maxPrettyBytes)
+		}
+	}
+	for range 2 {
+		if _, err := m.get([]byte(`{"displayName":`)); err == nil {
+			t.Fatal("truncated JSON accepted")
+		}
 	}
 }

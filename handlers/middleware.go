@@ -77,9 +77,12 @@ func (app *Application) logRequest(next http.Handler) http.Handler {
 		if addr := publicRequest(r).Client; addr.IsValid() {
 			client = addr.String()
 		}
-		app.logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
-			"bytes", ww.BytesWritten(), "duration", time.Since(start).Round(time.Microsecond),
-			"client", client, "request_id", requestIDFrom(r.Context()))
+		// LogAttrs with typed attributes: the same line as Log's key-value
+		// pairs, without boxing each value for every request.
+		app.logger.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", ww.Status()), slog.Int("bytes", ww.BytesWritten()),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
+			slog.String("client", client), slog.String("request_id", requestIDFrom(r.Context())))
 	})
 }
 

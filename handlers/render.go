@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"ms-identity-go-webapp/identity"
 )
@@ -116,12 +117,139 @@ func (app *Application) render(w http.ResponseWriter, status int, page string, d
 	if !ok {
 		return fmt.Errorf("handlers: no template %q", page)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := executePage(buf, t, page, &data); err != nil {
 		return fmt.Errorf("rendering %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	buf.WriteTo(w)
+	w.Write(buf.Bytes())
 	return nil
+}
+
+// renderBuffers are the buffers pages are rendered into. A page is a few
+// kilobytes: a buffer of its own, grown from nothing, took half a dozen
+// allocations and copies for every page.
+var renderBuffers = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(16 << 10)
+	return b
+}}
+
+// putRenderBuffer returns a buffer to renderBuffers, unless an unusually
+// large page grew it: the pool then does not keep that memory.
+func putRenderBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return
+	}
+	b.Reset()
+	renderBuffers.Put(b)
+}
+
+// executePage writes what the page's "base" template writes: the layout,
+// then the page's main block, then the rest of the layout. The layout is
+// the same on every page a user sees of one kind, yet it was most of what
+// rendering a page cost (html/template calls its escapers through
+// reflection, for each value): so it is rendered once per user and page and
+// kept (layouts), and only the main block is executed for each request.
+//
+// This writes the very bytes "base" would, escaped alike: "base" calls
+// layout_top, main and layout_bottom each in HTML text, the context each is
+// escaped in when executed alone (TestLayoutCache holds every page to that).
+// A base template without the two layout parts is executed as it is.
+func executePage(w *bytes.Buffer, t *template.Template, page string, data *templateData) error {
+	if t.Lookup("layout_top") == nil || t.Lookup("layout_bottom") == nil {
+		return t.ExecuteTemplate(w, "base", data)
+	}
+	l, err := layouts.get(t, newLayoutKey(page, data))
+	if err != nil {
+		return err
+	}
+	w.Write(l.top)
+	w.WriteByte('\n')
+	if err := t.ExecuteTemplate(w, "main", data); err != nil {
+		return err
+	}
+	w.WriteByte('\n')
+	w.Write(l.bottom)
+	return nil
+}
+
+// layoutKey is everything the layout templates show: the page (its title),
+// the user, the demo banner, the year, the versions and, on error pages,
+// the heading in the title. The layout is rendered from these alone (see
+// data), so a kept layout can never show another request's values.
+type layoutKey struct {
+	t            *template.Template // the page's templates, one set per app
+	page         string
+	user         User
+	signedIn     bool
+	demo         bool
+	year         int
+	app, msal    string
+	errorHeading string
+}
+
+func newLayoutKey(page string, d *templateData) layoutKey {
+	k := layoutKey{page: page, demo: d.Demo, year: d.CurrentYear, app: d.AppVersion, msal: d.MSALVersion, errorHeading: d.Heading}
+	if d.User != nil {
+		k.user, k.signedIn = *d.User, true
+	}
+	return k
+}
+
+// data is the page data the layout is rendered from.
+func (k layoutKey) data() templateData {
+	d := templateData{Demo: k.demo, CurrentYear: k.year, AppVersion: k.app, MSALVersion: k.msal, Heading: k.errorHeading}
+	if k.signedIn {
+		u := k.user
+		d.User = &u
+	}
+	return d
+}
+
+// layouts keeps rendered layouts: about 1.6 KB each, at most
+// maxLayouts of them (the most recent users and pages), 1.6 MB.
+var layouts = &layoutCache{entries: map[layoutKey]*renderedLayout{}}
+
+const maxLayouts = 1024
+
+type layoutCache struct {
+	mu      sync.Mutex
+	entries map[layoutKey]*renderedLayout
+}
+
+// renderedLayout is a layout's output before and after the main block.
+type renderedLayout struct{ top, bottom []byte }
+
+// get returns the layout of k from page templates t, rendering it the first
+// time.
+func (c *layoutCache) get(t *template.Template, k layoutKey) (*renderedLayout, error) {
+	k.t = t
+	c.mu.Lock()
+	l := c.entries[k]
+	c.mu.Unlock()
+	if l != nil {
+		return l, nil
+	}
+	data := k.data()
+	var top, bottom bytes.Buffer
+	if err := t.ExecuteTemplate(&top, "layout_top", data); err != nil {
+		return nil, err
+	}
+	if err := t.ExecuteTemplate(&bottom, "layout_bottom", data); err != nil {
+		return nil, err
+	}
+	l = &renderedLayout{top: top.Bytes(), bottom: bottom.Bytes()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxLayouts {
+		for old := range c.entries {
+			delete(c.entries, old)
+			break
+		}
+	}
+	c.entries[k] = l
+	return l, nil
 }

@@ -144,28 +144,28 @@ func TestUnusableSignInCookie(t *testing.T) {
 	foreignKeys, _ := session.NewKeys("another-secret-0123456789abcdefghijkl", "")
 	for _, tt := range []struct {
 		name  string
-		spoil func(c *http.Cookie)
+		spoil func(c *http.Cookie, state string)
 		later time.Duration
 		want  string
 	}{
-		{"tampered", func(c *http.Cookie) {
+		{"tampered", func(c *http.Cookie, _ string) {
 			b := []byte(c.Value)
 			b[len(b)/2] ^= 1
 			c.Value = string(b)
 		}, 0, "state_mismatch"},
-		{"oversized", func(c *http.Cookie) { c.Value += strings.Repeat("A", maxSignInCookie) }, 0, "state_mismatch"},
-		{"not base64", func(c *http.Cookie) { c.Value = "!!!" }, 0, "state_mismatch"},
-		{"sealed with another secret", func(c *http.Cookie) {
-			flow := identity.Flow{State: "x", Created: clock()}
-			data, _ := flow.MarshalBinary()
-			c.Value = base64.RawURLEncoding.EncodeToString(foreignKeys.Sealer("sign-in cookie").Seal(data, []byte(c.Name)))
+		{"oversized", func(c *http.Cookie, _ string) { c.Value += strings.Repeat("A", maxSignInCookie) }, 0, "state_mismatch"},
+		{"not base64", func(c *http.Cookie, _ string) { c.Value = "!!!" }, 0, "state_mismatch"},
+		{"sealed with another secret", func(c *http.Cookie, state string) {
+			// A well-formed flow for this very state, as another app
+			// (another SESSION_SECRET) would seal it: only the key is wrong.
+			c.Value = sealFlow(t, foreignKeys.Sealer("sign-in cookie"), c.Name, state, clock())
 		}, 0, "state_mismatch"},
 		{"expired", nil, identity.FlowTTL + time.Minute, "flow_expired"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			state, c := startSignIn(t, h, "/graph", nil)
 			if tt.spoil != nil {
-				tt.spoil(c)
+				tt.spoil(c, state)
 			}
 			mu.Lock()
 			now = now.Add(tt.later)
@@ -183,5 +183,54 @@ func TestUnusableSignInCookie(t *testing.T) {
 				t.Error("the callback did not delete the sign-in cookie")
 			}
 		})
+	}
+}
+
+// The control for "sealed with another secret" above: the same flow sealed
+// with the app's own key opens, so the callback gets as far as redeeming the
+// (made-up) code, and the answer is not the state mismatch.
+func TestSignInCookieSealedWithTheAppsKeyOpens(t *testing.T) {
+	app, _ := newSignInApp(t, time.Now)
+	h := app.Routes()
+	state, c := startSignIn(t, h, "/graph", nil)
+	c.Value = sealFlow(t, app.signIns, c.Name, state, time.Now())
+	rec := get(h, "/auth/redirect?code=x&state="+url.QueryEscape(state), []*http.Cookie{c})
+	if strings.Contains(rec.Body.String(), "state_mismatch") || !strings.Contains(rec.Body.String(), "invalid_grant") {
+		t.Fatalf("status %d, want the identity provider's refusal of the code, not a state mismatch:\n%s", rec.Code, rec.Body)
+	}
+}
+
+// sealFlow seals a well-formed flow for state as a sign-in cookie's value.
+func sealFlow(t *testing.T, sealer *session.Sealer, cookieName, state string, created time.Time) string {
+	t.Helper()
+	flow := identity.Flow{State: state, Nonce: "n", Verifier: strings.Repeat("v", 43), Next: "/graph", Created: created}
+	data, err := flow.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sealer.Seal(data, []byte(cookieName)))
+}
+
+// The identity provider's error text is shown only for an answer to a
+// sign-in this browser started: anyone can write a link to
+// /auth/redirect?error=...&error_description=..., and the app's own page
+// must not show their words.
+func TestProviderErrorNeedsItsSignIn(t *testing.T) {
+	app, _ := newSignInApp(t, time.Now)
+	h := app.Routes()
+	const text = "AADSTS50053: Your account is locked. Call 555-0100 to unlock it."
+	query := "/auth/redirect?error=account_locked&error_description=" + url.QueryEscape(text)
+
+	forged := get(h, query, nil)
+	if forged.Code != http.StatusBadRequest || strings.Contains(forged.Body.String(), "555-0100") ||
+		!strings.Contains(forged.Body.String(), "state_mismatch") {
+		t.Fatalf("an error answering no sign-in: status %d, want 400 state_mismatch without its text:\n%s", forged.Code, forged.Body)
+	}
+
+	state, c := startSignIn(t, h, "/graph", nil)
+	real := get(h, query+"&state="+url.QueryEscape(state), []*http.Cookie{c})
+	if real.Code != http.StatusBadRequest || !strings.Contains(real.Body.String(), "555-0100") ||
+		!strings.Contains(real.Body.String(), "account_locked") {
+		t.Fatalf("an error answering this browser's sign-in: status %d, want 400 with the provider's text:\n%s", real.Code, real.Body)
 	}
 }

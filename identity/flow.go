@@ -182,12 +182,15 @@ func (c *Client) StartSignIn(ctx context.Context, req SignIn) (string, Flow, err
 // state the query names, nil when it has none. It returns the local path to
 // go to next.
 //
-// The order is the one OpenID Connect asks for: the provider's error first,
-// then the state, then the code redeemed with the PKCE verifier, then the ID
-// token checked. Only then is the user stored in the session. The caller
+// The order is the one OpenID Connect asks for: the state (an answer to no
+// sign-in of this browser, error or not, is refused), then the provider's
+// error, then the code redeemed with the PKCE verifier, then the ID token
+// checked. Only then is the user stored in the session. The caller
 // discards the flow whatever the outcome: it is single-use.
 func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow, query url.Values) (string, error) {
-	if code := query.Get("error"); code != "" {
+	state := query.Get("state")
+	ours := state != "" && flow != nil && subtle.ConstantTimeCompare([]byte(state), []byte(flow.State)) == 1
+	if code := query.Get("error"); code != "" && ours {
 		return "", &AuthError{
 			Code:          code,
 			Description:   query.Get("error_description"),
@@ -196,8 +199,11 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 		}
 	}
 
-	state := query.Get("state")
-	if state == "" || flow == nil || subtle.ConstantTimeCompare([]byte(state), []byte(flow.State)) != 1 {
+	if !ours {
+		// An error response that answers no sign-in of this browser is
+		// refused like any other: its text is anyone's to write (a link
+		// to /auth/redirect?error=...&error_description=...), and the
+		// app's own page must not lend it credibility.
 		return "", &AuthError{
 			Code:        "state_mismatch",
 			Description: "This sign-in response does not belong to a sign-in started in this browser, or it was already used.",
@@ -216,11 +222,15 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 		return "", &AuthError{Code: "invalid_request", Description: "The sign-in response has no authorization code."}
 	}
 
-	// Whoever was signed in in this browser before is signed out now: their
-	// tokens must not stay in the cache of the user who signs in.
-	prevAnswered, prevClaims := s.Answered, s.Claims
-	s.SignOut()
-	app, err := c.msal(s)
+	// The code is redeemed into a new, empty session: the tokens of whoever
+	// was signed in in this browser before must not end up in the cache of
+	// the user who signs in, and a redemption that fails (the token
+	// endpoint down, a replayed code, a rejected ID token) must leave the
+	// session as it was, so that a signed-in user who was sent to step up
+	// or consent is still signed in. Only a sign-in that passed every check
+	// replaces the session.
+	fresh := &UserSession{}
+	app, err := c.msal(fresh)
 	if err != nil {
 		return "", err
 	}
@@ -239,15 +249,15 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 
 	claims, err := c.checkIDToken(ctx, result.IDToken.RawToken, flow.Nonce)
 	if err != nil {
-		// The tokens MSAL just cached must not outlive a rejected sign-in.
-		s.SignOut()
+		// The tokens MSAL just cached in fresh are dropped with it.
 		return "", err
 	}
-	s.Claims = claims
-	s.HomeAccountID = result.Account.HomeAccountID
 	// The claims requests this user's sign-ins answered (claims.go): kept
 	// for the same user, and this one's added.
-	s.Answered = answeredBefore(prevAnswered, prevClaims, claims)
+	fresh.Answered = answeredBefore(s.Answered, s.Claims, claims)
+	fresh.Claims = claims
+	fresh.HomeAccountID = result.Account.HomeAccountID
+	*s = *fresh
 	if flow.Claims != "" {
 		s.RememberAnswered(flow.Claims, c.now())
 	}

@@ -57,8 +57,22 @@ func signIn(t *testing.T, id *identity.Client, srv *emulatortest.Server, usernam
 // signInAgain runs the flow in an existing session.
 func signInAgain(t *testing.T, id *identity.Client, srv *emulatortest.Server, s *identity.UserSession, username, password string) *identity.UserSession {
 	t.Helper()
-	ctx := context.Background()
-	authURL, flow, err := id.StartSignIn(ctx, identity.SignIn{Next: "/graph"})
+	flow, query := authorize(t, id, srv, username, password)
+	next, err := id.CompleteSignIn(context.Background(), s, &flow, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "/graph" || !s.SignedIn() {
+		t.Fatalf("after sign-in: next %q, signed in %v", next, s.SignedIn())
+	}
+	return s
+}
+
+// authorize starts a sign-in and passes the emulator's form, returning the
+// flow and the query the browser brings back to the redirect URI.
+func authorize(t *testing.T, id *identity.Client, srv *httptest.Server, username, password string) (identity.Flow, url.Values) {
+	t.Helper()
+	authURL, flow, err := id.StartSignIn(context.Background(), identity.SignIn{Next: "/graph"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,14 +86,40 @@ func signInAgain(t *testing.T, id *identity.Client, srv *emulatortest.Server, s 
 	if err != nil || !strings.HasPrefix(back.Location, redirectURI) {
 		t.Fatalf("emulator answered %d, Location %q", back.Status, back.Location)
 	}
-	next, err := id.CompleteSignIn(ctx, s, &flow, loc.Query())
-	if err != nil {
-		t.Fatal(err)
+	return flow, loc.Query()
+}
+
+// A sign-in that fails after the code came back (the token endpoint down, an
+// ID token that fails its checks) leaves a signed-in user as they were: a
+// user sent to step up or to consent is not signed out by a failure there.
+func TestFailedSignInKeepsTheSignedInUser(t *testing.T) {
+	id, emu, srv, _ := setup(t, emulator.Config{})
+	s := signIn(t, id, srv, "alice@demo.test", "alice-password")
+	oid, cache := s.Claims.String("oid"), string(s.TokenCache)
+
+	t.Run("token endpoint down", func(t *testing.T) {
+		flow, query := authorize(t, id, srv, "admin@demo.test", "admin-password")
+		if err := emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Status: 503, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := id.CompleteSignIn(context.Background(), s, &flow, query); err == nil {
+			t.Fatal("the sign-in succeeded with the token endpoint down")
+		}
+	})
+	t.Run("ID token rejected", func(t *testing.T) {
+		flow, query := authorize(t, id, srv, "admin@demo.test", "admin-password")
+		flow.Nonce = "another sign-in's nonce"
+		if _, err := id.CompleteSignIn(context.Background(), s, &flow, query); err == nil {
+			t.Fatal("an ID token with another nonce was accepted")
+		}
+	})
+	if !s.SignedIn() || s.Claims.String("oid") != oid || string(s.TokenCache) != cache {
+		t.Fatalf("after the failed sign-ins: signed in %v as %q, token cache changed %v; want alice, unchanged",
+			s.SignedIn(), s.Claims.String("preferred_username"), string(s.TokenCache) != cache)
 	}
-	if next != "/graph" || !s.SignedIn() {
-		t.Fatalf("after sign-in: next %q, signed in %v", next, s.SignedIn())
+	if _, err := id.AcquireToken(context.Background(), s, nil); err != nil {
+		t.Fatalf("alice's token after the failed sign-ins: %v", err)
 	}
-	return s
 }
 
 // An expired ID token is renewed silently: the refresh brings a new ID token

@@ -4,7 +4,9 @@ package identity
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
+	"time"
 )
 
 func TestSessionDecoder(t *testing.T) {
@@ -34,6 +36,9 @@ func TestSessionDecoder(t *testing.T) {
 		"new claims":             func(s *UserSession) { s.Claims = Claims{"name": "Alice", "roles": []any{"admin"}} },
 		"refreshed token cache":  func(s *UserSession) { s.TokenCache = []byte(`{"AccessToken":{"new":{}}}`) },
 		"another account":        func(s *UserSession) { s.HomeAccountID = "other.utid" },
+		"claims answered": func(s *UserSession) {
+			s.RememberAnswered(`{"id_token":{"acrs":{"essential":true,"value":"c1"}}}`, time.Now())
+		},
 	} {
 		u, _ := d.Decode("id", data)
 		change(u)
@@ -58,5 +63,36 @@ func TestSessionDecoder(t *testing.T) {
 	}
 	if u, err := d.Decode("", data); err != nil || u.HomeAccountID != "uid.utid" {
 		t.Errorf("no id: %+v %v", u, err)
+	}
+}
+
+// TestClaimsEqual holds the decoder's comparison of claims to what
+// reflect.DeepEqual says, for the values an ID token's JSON decodes to: a
+// comparison that called two different sets of claims equal would keep the
+// stored session when a sign-in or a refresh brought new claims.
+func TestClaimsEqual(t *testing.T) {
+	values := []any{
+		nil, "", "a", "b", 0.0, 1.0, true, false,
+		[]any{}, []any(nil), []any{"reader"}, []any{"admin"}, []any{"reader", "admin"}, []any{1.0, "x"},
+		map[string]any{}, map[string]any(nil), map[string]any{"essential": true}, map[string]any{"essential": false},
+		map[string]any{"value": []any{"c1"}}, map[string]any{"value": []any{"c2"}},
+		int64(1), []string{"a"},
+	}
+	for _, a := range values {
+		for _, b := range values {
+			ca, cb := Claims{"k": a, "name": "Alice"}, Claims{"k": b, "name": "Alice"}
+			if got, want := claimsEqual(ca, cb), reflect.DeepEqual(ca, cb); got != want {
+				t.Errorf("claimsEqual(%#v, %#v) = %v, reflect.DeepEqual says %v", a, b, got, want)
+			}
+		}
+	}
+	for _, c := range []struct{ a, b Claims }{
+		{Claims{"name": "Alice"}, Claims{"name": "Alice", "roles": []any{"admin"}}},
+		{Claims{"name": "Alice", "oid": "1"}, Claims{"name": "Alice", "sub": "1"}},
+		{Claims{}, nil},
+	} {
+		if claimsEqual(c.a, c.b) || claimsEqual(c.b, c.a) {
+			t.Errorf("claimsEqual(%v, %v) = true", c.a, c.b)
+		}
 	}
 }

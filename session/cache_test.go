@@ -50,25 +50,35 @@ func TestCacheFollowsOtherInstances(t *testing.T) {
 }
 
 // A record written straight into the backend under a cached id (a restore
-// from a backup, another app version) is decoded, not taken from the cache.
+// from a backup, another app version), even with the same values, is
+// decoded, not taken from the cache.
 func TestCacheComparesTheRecord(t *testing.T) {
-	b := newFileUnderTest(t).backend
-	s := newTestStore(t, b, testSecret, "")
-	a := &app{t: t, store: s}
-	_, c := a.do(nil, set("identity", "alice"))
-	id, _, _, err := s.Load(context.Background(), c.Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	record, err := sealRecord(s.records, id, Values{"identity": []byte("mallory")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Save(context.Background(), id, record, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, values, _, err := s.Load(context.Background(), c.Value); err != nil || string(values["identity"]) != "mallory" {
-		t.Fatalf("loaded %q, %v; want the record now stored", values["identity"], err)
+	for _, bt := range backends {
+		t.Run(bt.name, func(t *testing.T) {
+			b := bt.new(t).backend
+			s := newTestStore(t, b, testSecret, "")
+			a := &app{t: t, store: s}
+			_, c := a.do(nil, set("identity", "alice"))
+			id, _, _, err := s.Load(context.Background(), c.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, value := range []string{"mallory", "mallory", "alice"} {
+				record, err := sealRecord(s.records, id, Values{"identity": []byte(value)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Save(context.Background(), id, record, time.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				// The values as loaded, and one more load from the cache.
+				for range 2 {
+					if _, values, _, err := s.Load(context.Background(), c.Value); err != nil || string(values["identity"]) != value {
+						t.Fatalf("loaded %q, %v; want the record now stored, %q", values["identity"], err, value)
+					}
+				}
+			}
+		})
 	}
 }
 

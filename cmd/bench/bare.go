@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,15 +88,21 @@ func bareGraphPage(endpoint, tokenFile string) (http.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := sync.OnceValues(func() (string, error) {
+	tokens := sync.OnceValues(func() ([]string, error) {
 		data, err := os.ReadFile(tokenFile)
-		return strings.TrimSpace(string(data)), err
+		return strings.Fields(string(data)), err
 	})
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, err := token()
-		if err != nil {
+		all, err := tokens()
+		if err != nil || len(all) == 0 {
 			http.Error(w, "no token yet", http.StatusServiceUnavailable)
 			return
+		}
+		// ?user=N sends user N's own token, as the app does for each
+		// signed-in user; without it every request sends the first.
+		tok := all[0]
+		if n, err := strconv.Atoi(strings.TrimPrefix(r.URL.RawQuery, "user=")); err == nil && n >= 0 && n < len(all) {
+			tok = all[n]
 		}
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, endpoint, nil)
 		if err != nil {

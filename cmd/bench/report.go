@@ -35,13 +35,16 @@ type Results struct {
 // Graph call and with that call alone, and the app's static page with a bare
 // net/http server.
 type ThroughputRow struct {
-	Users       int  `json:"users"`
-	Graph       Rate `json:"app_graph"`
-	GraphRedis  Rate `json:"app_graph_redis"` // zero without redis-server
-	BareGraph   Rate `json:"bare_graph_page"`
-	GraphDirect Rate `json:"emulator_graph_me"`
-	Static      Rate `json:"app_static"`
-	Bare        Rate `json:"bare_tls"`
+	Users      int  `json:"users"`
+	Graph      Rate `json:"app_graph"`
+	GraphRedis Rate `json:"app_graph_redis"` // zero without redis-server
+	BareGraph  Rate `json:"bare_graph_page"`
+	// BareGraphEachToken is the bare page sending each user's own access
+	// token to Graph, as the app does, instead of one token for all.
+	BareGraphEachToken Rate `json:"bare_graph_page_each_token"`
+	GraphDirect        Rate `json:"emulator_graph_me"`
+	Static             Rate `json:"app_static"`
+	Bare               Rate `json:"bare_tls"`
 
 	// The headline: the app's /graph ÷ the bare page, in requests per
 	// second and in CPU per page (the bare page's CPU ÷ the app's, so that 1
@@ -236,6 +239,22 @@ func (r *Results) printPages(w io.Writer) {
 			t.BareGraph.PerSecond, t.Graph.PerSecond, t.PageRatio, t.GraphRedis.PerSecond, t.RedisRatio,
 			t.BareGraph.CPU.Total(), t.Graph.CPU.Total(), t.PageCPURatio, t.GraphRedis.CPU.Total(), t.RedisCPURatio,
 			t.BareGraph.CPU.Bare, t.Graph.CPU.App, t.PageServerCPURatio, t.GraphRedis.CPU.App+t.GraphRedis.CPU.Redis, t.RedisServerCPURatio)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "CPU µs per page by process (the bare page also with each user's own token, as the app sends)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "users\tpage\tper s\tclient\tserver\temulator\tredis-server\ttotal\t")
+	for _, t := range r.Throughput {
+		for _, p := range []struct {
+			name string
+			rate Rate
+		}{{"bare page", t.BareGraph}, {"bare page, each user's token", t.BareGraphEachToken}, {"/graph, file", t.Graph}, {"/graph, Redis", t.GraphRedis}} {
+			if p.rate.Count == 0 {
+				continue
+			}
+			c := p.rate.CPU
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", t.Users, p.name, p.rate.PerSecond, c.Client, c.App+c.Bare, c.Emulator, c.Redis, c.Total())
+		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "p50 / p99 ms:")
