@@ -4,7 +4,7 @@
 //
 // The same walk takes the README's screenshots:
 //
-//	go test -run TestBrowser -screenshots .
+//	go test -run TestBrowser ./e2e -screenshots
 
 package e2e
 

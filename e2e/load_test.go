@@ -3,7 +3,7 @@
 // tokens short-lived enough that every call refreshes, then /admin, then
 // signing out. Bounded in users, requests and time; run it with
 //
-//	go test -run TestLoad -count=1 -v -load.users=200 -load.graph=10 ./e2e
+//	go test -run TestLoad -count=1 -v ./e2e -load.users=200 -load.graph=10
 
 package e2e
 
