@@ -25,10 +25,16 @@ type Backend interface {
 	Save(ctx context.Context, id string, record []byte, expiry time.Time) error
 	// Delete removes the record of id; an absent record is no error.
 	Delete(ctx context.Context, id string) error
-	// Exists reports whether id still has a record: a request that loaded a
-	// session checks it before writing the session back, so that it cannot
-	// bring back a session that a sign-out in another tab ended.
+	// Exists reports whether id still has a record.
 	Exists(ctx context.Context, id string) (bool, error)
+	// Update stores the record of id until expiry, and files id under
+	// index (as Index does) unless index is "", only if id still has a
+	// record; it reports whether it wrote. Check and write are one step: a
+	// Delete lands either before it, and Update writes nothing, or after
+	// it. A request writes a session it loaded back with Update, so that it
+	// cannot bring back a session that a sign-out in another tab, or the
+	// identity provider's front-channel sign-out, ended meanwhile.
+	Update(ctx context.Context, id string, record []byte, expiry time.Time, index string) (bool, error)
 	// Ping reports whether the backend answers and can take a write: what
 	// /readyz asks before a load balancer sends the instance users.
 	Ping(ctx context.Context) error

@@ -143,6 +143,70 @@ func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 		}
 	})
 
+	t.Run("update", func(t *testing.T) {
+		bt := newBackend(t)
+		b := bt.backend
+		id, deleted, expired := newID(), newID(), newID()
+		// Never stored, stored and deleted, stored and expired: Update
+		// writes neither the record nor the index entry.
+		if err := b.Save(ctx, deleted, []byte("r"), hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Delete(ctx, deleted); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Save(ctx, expired, []byte("r"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		for _, gone := range []string{id, deleted, expired} {
+			if ok, err := b.Update(ctx, gone, []byte("back"), hour, "sid:a"); ok || err != nil {
+				t.Errorf("Update of an absent record: %v %v, want false", ok, err)
+			}
+			if _, err := b.Find(ctx, gone); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Update brought an absent record back: %v", err)
+			}
+		}
+		if ids, err := b.Indexed(ctx, "sid:a"); err != nil || len(ids) != 0 {
+			t.Errorf("Update of absent records indexed %v (%v)", ids, err)
+		}
+		b.Delete(ctx, expired)
+		if left := bt.stored(t); len(left) != 0 {
+			t.Errorf("Update of absent records left %v", left)
+		}
+
+		if err := b.Save(ctx, id, []byte("first"), hour); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := b.Update(ctx, id, []byte("second"), hour, ""); !ok || err != nil {
+			t.Fatalf("Update of a stored record: %v %v, want true", ok, err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || string(got) != "second" {
+			t.Fatalf("Find after Update: %q %v", got, err)
+		}
+		if ids, _ := b.Indexed(ctx, "sid:a"); len(ids) != 0 {
+			t.Errorf("Update without an index key indexed %v", ids)
+		}
+		if ok, err := b.Update(ctx, id, []byte("third"), hour, "sid:a"); !ok || err != nil {
+			t.Fatalf("Update with an index key: %v %v", ok, err)
+		}
+		if got, _ := b.Find(ctx, id); string(got) != "third" {
+			t.Errorf("Find after the second Update: %q", got)
+		}
+		if ids, err := b.Indexed(ctx, "sid:a"); err != nil || !sameIDs(ids, id) {
+			t.Errorf("Indexed after Update = %v %v, want %s", ids, err, id)
+		}
+		// An expiry in the past ends the record, as with Save.
+		if _, err := b.Update(ctx, id, []byte("r"), time.Now().Add(-time.Second), ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find after an Update that expired the record: %v", err)
+		}
+		if _, err := b.Update(ctx, "../escape", []byte("r"), hour, ""); err == nil {
+			t.Error("an id newID cannot make was updated")
+		}
+	})
+
 	t.Run("large record", func(t *testing.T) {
 		b := newBackend(t).backend
 		id := newID()
@@ -187,6 +251,9 @@ func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 		if _, err := b.Exists(ctx, id); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Exists: %v, want ErrUnavailable", err)
 		}
+		if _, err := b.Update(ctx, id, []byte("r"), hour, "sid:x"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Update: %v, want ErrUnavailable", err)
+		}
 		if err := b.Delete(ctx, id); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Delete: %v, want ErrUnavailable", err)
 		}
@@ -202,8 +269,8 @@ func testBackend(t *testing.T, newBackend func(t testing.TB) backendUnderTest) {
 		if err := b.Ping(ctx); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Ping: %v, want ErrUnavailable", err)
 		}
-		if took := time.Since(start); took > 16*time.Second {
-			t.Errorf("eight operations took %s to report the outage", took)
+		if took := time.Since(start); took > 18*time.Second {
+			t.Errorf("nine operations took %s to report the outage", took)
 		}
 		repair()
 		// Recovers by itself: the next operations work.

@@ -88,14 +88,61 @@ func (b *FileBackend) Save(_ context.Context, id string, record []byte, expiry t
 	return nil
 }
 
+// Delete unlinks the record under its lock (see lockRecord), so that it
+// cannot land inside an Update of the same session and be undone by it.
 func (b *FileBackend) Delete(_ context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
+	unlock, found, err := lockRecord(b.path(id))
+	if err != nil {
+		return fileError("deleting", err)
+	}
+	if !found {
+		return nil
+	}
+	defer unlock()
 	if err := os.Remove(b.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fileError("deleting", err)
 	}
 	return nil
+}
+
+// Update holds the record's lock from the check that the record is there
+// to the rename of the new one over it, and Delete takes the same lock: a
+// Delete either finishes before the check, and Update writes nothing, or
+// waits for the new record and deletes it. On platforms without flock the
+// two may interleave (filelock_other.go).
+func (b *FileBackend) Update(ctx context.Context, id string, record []byte, expiry time.Time, index string) (bool, error) {
+	if !validID(id) {
+		return false, fmt.Errorf("session: invalid id")
+	}
+	unlock, found, err := lockRecord(b.path(id))
+	if err != nil {
+		return false, fileError("writing", err)
+	}
+	if !found {
+		return false, nil
+	}
+	defer unlock()
+	// An expired record is as good as deleted: Clean may remove it at
+	// any moment, without the lock.
+	expired, err := expiredEntry(b.path(id), b.now())
+	if errors.Is(err, fs.ErrNotExist) || err == nil && expired {
+		return false, nil
+	}
+	if err != nil {
+		return false, fileError("writing", err)
+	}
+	if index != "" {
+		if err := b.Index(ctx, index, id, expiry); err != nil {
+			return false, err
+		}
+	}
+	if err := b.Save(ctx, id, record, expiry); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func (b *FileBackend) Exists(_ context.Context, id string) (bool, error) {

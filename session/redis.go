@@ -55,7 +55,7 @@ func NewRedisBackend(ctx context.Context, redisURL string) (*RedisBackend, error
 	// more would only make an outage slower to report.
 	opts.MaxRetries = 1
 	opts.DialerRetries = 1
-	// Nothing but GET, SET, DEL, EXISTS and the index's sorted sets: no client-side tracking, no
+	// Nothing but GET, SET, DEL, EXISTS, the index's sorted sets and two scripts: no client-side tracking, no
 	// maintenance notifications, no CLIENT SETINFO on every new connection.
 	opts.DisableIdentity = true
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -133,6 +133,49 @@ func (b *RedisBackend) Exists(ctx context.Context, id string) (bool, error) {
 		return false, redisError("looking up", err)
 	}
 	return n > 0, nil
+}
+
+// updateScript is Update in one step, so that no DEL can land between the
+// check and the write: it writes nothing when the record is gone (0), and
+// otherwise files the id under the index key when one is given (KEYS[2], as
+// indexScript does) and replaces the record (1). A record whose expiry has
+// passed is deleted, as Save does, since SET refuses such an expiry.
+//
+// KEYS: the record, then the index key if any. ARGV: the record, its
+// expiry and the time now (Unix seconds), and the session id.
+var updateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+	return 0
+end
+if #KEYS > 1 then
+	redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+	redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+	local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+	redis.call('EXPIREAT', KEYS[2], newest[2])
+end
+if tonumber(ARGV[2]) <= tonumber(ARGV[3]) then
+	redis.call('DEL', KEYS[1])
+else
+	redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+end
+return 1
+`)
+
+func (b *RedisBackend) Update(ctx context.Context, id string, record []byte, expiry time.Time, index string) (bool, error) {
+	if !validID(id) {
+		return false, fmt.Errorf("session: invalid id")
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
+	keys := []string{key(id)}
+	if index != "" {
+		keys = append(keys, indexKey(index))
+	}
+	n, err := updateScript.Run(ctx, b.client, keys, record, expiry.Unix(), time.Now().Unix(), id).Int()
+	if err != nil {
+		return false, redisError("writing", err)
+	}
+	return n == 1, nil
 }
 
 // Ping asks Redis for PONG within the backend's timeout.
