@@ -5,7 +5,9 @@ package session
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gorilla/sessions"
 )
@@ -117,6 +119,58 @@ func testIndexedSessions(t *testing.T, newBackend func(t testing.TB) backendUnde
 		}
 	})
 
+	// The same, with the sign-out landing at each moment a backend call
+	// lets it land: right after the request loaded its session, and after
+	// the request's last read, just before it writes the session back.
+	for _, at := range []string{"after load", "before write-back"} {
+		signOuts := map[string]func(t *testing.T, other *Store, c *http.Cookie){
+			"front-channel sign-out": func(t *testing.T, other *Store, _ *http.Cookie) {
+				if n, err := other.DeleteIndexed(ctx, "sid:1"); n != 1 || err != nil {
+					t.Errorf("DeleteIndexed: %d %v", n, err)
+				}
+			},
+			"sign-out in another tab": func(t *testing.T, other *Store, c *http.Cookie) {
+				tab := &app{t: t, store: other}
+				if _, out := tab.do(c, Destroy); out == nil || out.MaxAge >= 0 || len(tab.errs) != 0 {
+					t.Errorf("the other tab's sign-out: cookie %v, errors %v", out, tab.errs)
+				}
+			},
+		}
+		for name, signOut := range signOuts {
+			t.Run(name+", "+at+", is not undone", func(t *testing.T) {
+				bt := newBackend(t)
+				gap := &signOutGap{Backend: bt.backend, at: at}
+				a := &app{t: t, store: newTestStore(t, gap, testSecret, "")}
+				_, c := a.do(nil, signInAs("alice", "sid:1"))
+				// Another instance of the app, over the same storage,
+				// signs the user out.
+				other := newTestStore(t, bt.backend, testSecret, "")
+				gap.signOut = func() { signOut(t, other, c) }
+				rec, after := a.do(c, func(gs *sessions.Session) {
+					gs.Values["identity"] = []byte("alice, refreshed")
+				})
+				if !gap.fired {
+					t.Fatal("the sign-out never landed")
+				}
+				if rec.Code != http.StatusOK || len(a.errs) != 0 {
+					t.Errorf("the request in flight: status %d, errors %v", rec.Code, a.errs)
+				}
+				if after != nil {
+					t.Errorf("the request in flight set a cookie for a session that ended: %v", after)
+				}
+				if _, _, _, err := a.store.Load(ctx, c.Value); !errors.Is(err, ErrNotFound) {
+					t.Errorf("the request in flight wrote the ended session back: %v", err)
+				}
+				if ids, err := bt.backend.Indexed(ctx, "sid:1"); err != nil || len(ids) != 0 {
+					t.Errorf("the request in flight filed the ended session again: %v %v", ids, err)
+				}
+				if left := bt.stored(t); len(left) != 0 {
+					t.Errorf("the backend still holds %v", left)
+				}
+			})
+		}
+	}
+
 	t.Run("the store's own value name is refused to handlers", func(t *testing.T) {
 		a := &app{t: t, store: newTestStore(t, newBackend(t).backend, testSecret, "")}
 		rec, _ := a.do(nil, set(indexName, "sid:forged"))
@@ -124,4 +178,50 @@ func testIndexedSessions(t *testing.T, newBackend func(t testing.TB) backendUnde
 			t.Errorf("a handler value named %q was stored: status %d, errors %v", indexName, rec.Code, a.errs)
 		}
 	})
+}
+
+// signOutGap wraps a backend and runs signOut once, at the moment at names:
+// "after load" is right after the first Find returns, "before write-back"
+// is after the request's last read (its Exists check, if any) and before
+// its first write (Index, Save or Update), the last moment another request
+// could end the session before this one writes it back.
+type signOutGap struct {
+	Backend
+	at      string
+	signOut func()
+	fired   bool
+}
+
+func (g *signOutGap) fire(moment string) {
+	if g.signOut != nil && !g.fired && moment == g.at {
+		g.fired = true
+		g.signOut()
+	}
+}
+
+func (g *signOutGap) Find(ctx context.Context, id string) ([]byte, error) {
+	record, err := g.Backend.Find(ctx, id)
+	g.fire("after load")
+	return record, err
+}
+
+func (g *signOutGap) Exists(ctx context.Context, id string) (bool, error) {
+	ok, err := g.Backend.Exists(ctx, id)
+	g.fire("before write-back")
+	return ok, err
+}
+
+func (g *signOutGap) Index(ctx context.Context, key, id string, expiry time.Time) error {
+	g.fire("before write-back")
+	return g.Backend.Index(ctx, key, id, expiry)
+}
+
+func (g *signOutGap) Save(ctx context.Context, id string, record []byte, expiry time.Time) error {
+	g.fire("before write-back")
+	return g.Backend.Save(ctx, id, record, expiry)
+}
+
+func (g *signOutGap) Update(ctx context.Context, id string, record []byte, expiry time.Time, index string) (bool, error) {
+	g.fire("before write-back")
+	return g.Backend.Update(ctx, id, record, expiry, index)
 }

@@ -5,7 +5,6 @@ package session
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/gorilla/sessions"
@@ -116,22 +115,24 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 		gs.ID = ""
 	default:
 		// Another request may have ended this session since this one
-		// loaded it (a sign-out in another tab while this page refreshed a
-		// token): writing it back would undo the sign-out.
-		ok, err := s.backend.Exists(r.Context(), gs.ID)
-		if err != nil {
-			return fmt.Errorf("checking the session still exists: %w", err)
+		// loaded it (a sign-out in another tab, or the identity provider's
+		// front-channel sign-out, while this page refreshed a token):
+		// writing it back would undo the sign-out. Update writes it only
+		// if its record is still there, in one step with the check.
+		written, err := s.write(r.Context(), w, gs, true)
+		if err != nil || !written {
+			return err
 		}
-		if !ok {
-			return nil
-		}
+		// The old index entry goes once the session is filed under its
+		// new key: were the write to fail, the session would keep the old
+		// key in its record and must stay findable under it.
 		if st.loadedIndex != "" && st.loadedIndex != IndexOf(gs) {
-			if err := s.backend.Unindex(r.Context(), st.loadedIndex, gs.ID); err != nil {
-				return err
-			}
+			return s.backend.Unindex(r.Context(), st.loadedIndex, gs.ID)
 		}
+		return nil
 	}
-	return s.Save(r, w, gs)
+	_, err := s.write(r.Context(), w, gs, false)
+	return err
 }
 
 // sameValues reports whether the handler left the session's values as they

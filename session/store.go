@@ -179,38 +179,57 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
 		return nil
 	}
+	_, err := s.write(r.Context(), w, gs, false)
+	return err
+}
+
+// write seals the session and stores it, then sets its cookie. A session
+// without an id gets a new one. With update, it writes only if the
+// session's record still exists (Backend.Update), and reports whether it
+// wrote: a session that another request ended meanwhile gets no record,
+// no index entry and no cookie.
+func (s *Store) write(ctx context.Context, w http.ResponseWriter, gs *sessions.Session, update bool) (bool, error) {
 	values, err := recordValues(gs.Values)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if gs.ID == "" {
 		gs.ID = newID()
 	}
 	record, err := sealRecord(s.records, gs.ID, values)
 	if err != nil {
-		return err
+		return false, err
 	}
 	expiry := s.now().Add(time.Duration(gs.Options.MaxAge) * time.Second)
-	// The index entry first: a session stored but not yet indexed could
-	// not be found by a front-channel sign-out.
-	if index := IndexOf(gs); index != "" {
-		if err := s.backend.Index(r.Context(), index, gs.ID, expiry); err != nil {
-			return err
+	index := IndexOf(gs)
+	if update {
+		written, err := s.backend.Update(ctx, gs.ID, record, expiry, index)
+		if err != nil || !written {
+			s.cache.drop(gs.ID)
+			return false, err
 		}
-	}
-	if err := s.backend.Save(r.Context(), gs.ID, record, expiry); err != nil {
-		s.cache.drop(gs.ID)
-		return err
+	} else {
+		// The index entry first: a session stored but not yet indexed
+		// could not be found by a front-channel sign-out.
+		if index != "" {
+			if err := s.backend.Index(ctx, index, gs.ID, expiry); err != nil {
+				return false, err
+			}
+		}
+		if err := s.backend.Save(ctx, gs.ID, record, expiry); err != nil {
+			s.cache.drop(gs.ID)
+			return false, err
+		}
 	}
 	// The next request of this browser reads back this very record.
 	s.cache.put(gs.ID, record, values, false)
 	cookie, err := s.keys.encodeCookie(gs.Name(), gs.ID)
 	if err != nil {
-		return fmt.Errorf("session: encoding the cookie: %w", err)
+		return false, fmt.Errorf("session: encoding the cookie: %w", err)
 	}
 	http.SetCookie(w, sessions.NewCookie(gs.Name(), cookie, gs.Options))
 	gs.IsNew = false
-	return nil
+	return true, nil
 }
 
 // remove deletes the record of id, then its entry under index ("" for
@@ -256,8 +275,8 @@ const indexName = "\x00index"
 
 // DeleteIndexed ends every session filed under key, without any cookie:
 // their records and index entries are deleted. A request in flight that
-// loaded one of them does not write it back (LoadAndSave checks that its
-// session still exists first), and the sessions' next requests, on any
+// loaded one of them does not write it back (LoadAndSave writes with
+// Backend.Update, which writes only a record that still exists), and the sessions' next requests, on any
 // instance, find no record: signed out. It returns how many sessions it
 // ended; an unknown key ends none and is no error.
 func (s *Store) DeleteIndexed(ctx context.Context, key string) (int, error) {

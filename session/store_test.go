@@ -30,6 +30,12 @@ func (c *counting) Save(ctx context.Context, id string, record []byte, expiry ti
 	return c.Backend.Save(ctx, id, record, expiry)
 }
 
+// Update is a write too: the one that writes a loaded session back.
+func (c *counting) Update(ctx context.Context, id string, record []byte, expiry time.Time, index string) (bool, error) {
+	c.saves.Add(1)
+	return c.Backend.Update(ctx, id, record, expiry, index)
+}
+
 func (c *counting) Delete(ctx context.Context, id string) error {
 	c.deletes.Add(1)
 	return c.Backend.Delete(ctx, id)
