@@ -25,8 +25,6 @@ type Backend interface {
 	Save(ctx context.Context, id string, record []byte, expiry time.Time) error
 	// Delete removes the record of id; an absent record is no error.
 	Delete(ctx context.Context, id string) error
-	// Exists reports whether id still has a record.
-	Exists(ctx context.Context, id string) (bool, error)
 	// Update stores the record of id until expiry, and files id under
 	// index (as Index does) unless index is "", only if id still has a
 	// record; it reports whether it wrote. Check and write are one step: a

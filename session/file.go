@@ -145,27 +145,6 @@ func (b *FileBackend) Update(ctx context.Context, id string, record []byte, expi
 	return true, nil
 }
 
-func (b *FileBackend) Exists(_ context.Context, id string) (bool, error) {
-	if !validID(id) {
-		return false, nil
-	}
-	f, err := os.Open(b.path(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fileError("looking up", err)
-	}
-	defer f.Close()
-	header := make([]byte, headerSize)
-	n, err := io.ReadFull(f, header)
-	if err != nil && n == 0 && !errors.Is(err, io.EOF) {
-		return false, fileError("looking up", err)
-	}
-	expiry, ok := fileExpiry(header[:n])
-	return ok && b.now().Before(expiry), nil
-}
-
 func (b *FileBackend) indexDir(key string) string {
 	return filepath.Join(b.dir, indexPrefix+indexHash(key))
 }

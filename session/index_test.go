@@ -182,9 +182,9 @@ func testIndexedSessions(t *testing.T, newBackend func(t testing.TB) backendUnde
 
 // signOutGap wraps a backend and runs signOut once, at the moment at names:
 // "after load" is right after the first Find returns, "before write-back"
-// is after the request's last read (its Exists check, if any) and before
-// its first write (Index, Save or Update), the last moment another request
-// could end the session before this one writes it back.
+// is right before the request's first write (Index, Save or Update), the
+// last moment another request could end the session before this one writes
+// it back.
 type signOutGap struct {
 	Backend
 	at      string
@@ -203,12 +203,6 @@ func (g *signOutGap) Find(ctx context.Context, id string) ([]byte, error) {
 	record, err := g.Backend.Find(ctx, id)
 	g.fire("after load")
 	return record, err
-}
-
-func (g *signOutGap) Exists(ctx context.Context, id string) (bool, error) {
-	ok, err := g.Backend.Exists(ctx, id)
-	g.fire("before write-back")
-	return ok, err
 }
 
 func (g *signOutGap) Index(ctx context.Context, key, id string, expiry time.Time) error {

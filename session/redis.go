@@ -125,16 +125,6 @@ func (b *RedisBackend) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-func (b *RedisBackend) Exists(ctx context.Context, id string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-	defer cancel()
-	n, err := b.client.Exists(ctx, key(id)).Result()
-	if err != nil {
-		return false, redisError("looking up", err)
-	}
-	return n > 0, nil
-}
-
 // updateScript is Update in one step, so that no DEL can land between the
 // check and the write: it writes nothing when the record is gone (0), and
 // otherwise files the id under the index key when one is given (KEYS[2], as
