@@ -5,6 +5,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -404,4 +405,43 @@ func TestFileBackendClean(t *testing.T) {
 // sameIDs reports whether ids holds exactly want, in any order.
 func sameIDs(ids []string, want ...string) bool {
 	return len(ids) == len(want) && !slices.ContainsFunc(want, func(id string) bool { return !slices.Contains(ids, id) })
+}
+
+// Find reads a record file exactly. A file larger than any record Save
+// writes is no session, as a damaged one is: the visitor is signed out. A
+// directory in its place is a store that cannot be read (see the e2e test
+// TestSessionFileDeletedOrCorrupted).
+func TestFileBackendFind(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewFileBackend(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	expiry := time.Now().Add(time.Hour)
+	for _, size := range []int{1, 4000, MaxRecordSize} {
+		id := newID()
+		record := bytes.Repeat([]byte{0x5a}, size)
+		if err := b.Save(ctx, id, record, expiry); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.Find(ctx, id)
+		if err != nil || !bytes.Equal(got, record) {
+			t.Fatalf("%d-byte record: read %d bytes, err %v", size, len(got), err)
+		}
+	}
+	header := binary.BigEndian.AppendUint64(nil, uint64(expiry.Unix()))
+	tooBig, aDir := newID(), newID()
+	if err := os.WriteFile(b.path(tooBig), append(header, make([]byte, MaxRecordSize+1)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(b.path(aDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Find(ctx, tooBig); !errors.Is(err, ErrNotFound) {
+		t.Errorf("oversized: %v, want ErrNotFound", err)
+	}
+	if _, err := b.Find(ctx, aDir); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("directory: %v, want ErrUnavailable", err)
+	}
 }

@@ -58,7 +58,10 @@ func (b *FileBackend) Find(_ context.Context, id string) ([]byte, error) {
 	if !validID(id) {
 		return nil, ErrNotFound
 	}
-	data, err := os.ReadFile(b.path(id))
+	data, err := readRecordFile(b.path(id))
+	if errors.Is(err, errNotRecord) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, fileError("reading", err)
 	}
@@ -68,6 +71,12 @@ func (b *FileBackend) Find(_ context.Context, id string) ([]byte, error) {
 	}
 	return data[headerSize:], nil
 }
+
+// maxRecordFile bounds what Find reads: the expiry header and the largest
+// record Save writes. A larger file is no record.
+const maxRecordFile = headerSize + MaxRecordSize
+
+var errNotRecord = errors.New("not a session record")
 
 func fileExpiry(data []byte) (time.Time, bool) {
 	if len(data) < headerSize {

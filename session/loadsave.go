@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/gorilla/sessions"
 )
@@ -67,13 +68,24 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				return
 			}
 			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale}
-			buf := &bufferedWriter{header: w.Header().Clone(), status: http.StatusOK}
+			buf := newBufferedWriter(w)
+			sent := false
+			defer func() {
+				if !sent {
+					// The handler panicked: the page that replaces its
+					// answer gets none of its headers either.
+					buf.discard()
+				}
+				buf.release()
+			}()
 			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
+			sent = true
 			if err := s.commit(buf, r, st); err != nil {
+				buf.discard()
 				onError(w, r, err)
 				return
 			}
-			buf.flushTo(w)
+			buf.flush()
 		})
 	}
 }
@@ -160,15 +172,39 @@ func sameValues(now map[any]any, loaded Values) bool {
 	return true
 }
 
-// bufferedWriter holds a handler's answer until the session is saved.
+// bufferedWriter holds a handler's answer until the session is saved. The
+// handler sets its headers on the real writer's header map, which nothing
+// sends before flush; discard puts the map back as it was, for the error
+// page that replaces the answer. Writers and their buffers are reused
+// across requests: a page is some 2 KB, written on every request.
 type bufferedWriter struct {
-	header      http.Header
+	w           http.ResponseWriter
+	before      []headerField // the headers as they were before the handler
 	status      int
 	wroteHeader bool
 	body        bytes.Buffer
 }
 
-func (b *bufferedWriter) Header() http.Header { return b.header }
+type headerField struct {
+	name   string
+	values []string
+}
+
+var bufferedWriters = sync.Pool{New: func() any { return new(bufferedWriter) }}
+
+// maxPooledBody keeps an unusually large answer's buffer out of the pool.
+const maxPooledBody = 64 << 10
+
+func newBufferedWriter(w http.ResponseWriter) *bufferedWriter {
+	b := bufferedWriters.Get().(*bufferedWriter)
+	b.w, b.status, b.wroteHeader = w, http.StatusOK, false
+	for name, values := range w.Header() {
+		b.before = append(b.before, headerField{name, values})
+	}
+	return b
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.w.Header() }
 
 func (b *bufferedWriter) WriteHeader(status int) {
 	if !b.wroteHeader {
@@ -181,17 +217,29 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// flushTo sends the held answer, with its headers, to w.
-func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
-	h := w.Header()
-	for k := range h {
-		if _, ok := b.header[k]; !ok {
-			delete(h, k)
-		}
+// flush sends the held answer.
+func (b *bufferedWriter) flush() {
+	b.w.WriteHeader(b.status)
+	b.body.WriteTo(b.w)
+}
+
+// discard drops the held answer and the headers the handler set.
+func (b *bufferedWriter) discard() {
+	h := b.w.Header()
+	clear(h)
+	for _, f := range b.before {
+		h[f.name] = f.values
 	}
-	for k, v := range b.header {
-		h[k] = v
+}
+
+// release returns b to the pool, once its answer was sent or discarded.
+func (b *bufferedWriter) release() {
+	b.w = nil
+	clear(b.before)
+	b.before = b.before[:0]
+	if b.body.Cap() > maxPooledBody {
+		b.body = bytes.Buffer{}
 	}
-	w.WriteHeader(b.status)
-	b.body.WriteTo(w)
+	b.body.Reset()
+	bufferedWriters.Put(b)
 }

@@ -275,8 +275,8 @@ func testLoadAndSave(t *testing.T, newBackend func(t testing.TB) backendUnderTes
 		// held back for the error page.
 		a.errs = nil
 		rec, _ = a.do(nil, set("identity", "bob"))
-		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "page") || len(a.errs) != 1 {
-			t.Fatalf("save while down: status %d, body %q, errors %v", rec.Code, rec.Body, a.errs)
+		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "page") || rec.Header().Get("X-Handler") != "" || len(a.errs) != 1 {
+			t.Fatalf("save while down: status %d, body %q, handler's header %q, errors %v", rec.Code, rec.Body, rec.Header().Get("X-Handler"), a.errs)
 		}
 		repair()
 		if rec, c := a.do(nil, set("identity", "bob")); rec.Code != http.StatusOK || c == nil {
@@ -364,5 +364,31 @@ func TestRecordIsCompressedAndSealed(t *testing.T) {
 	// Values that are not bytes under string keys are refused at save.
 	if _, err := recordValues(map[any]any{"n": 1}); err == nil {
 		t.Error("an int value was accepted")
+	}
+}
+
+// A handler that panics after setting headers leaves none of them on the
+// page that replaces its answer (the app's recoverPanic writes a 500).
+func TestLoadAndSavePanicKeepsNoHeaders(t *testing.T) {
+	store := newTestStore(t, backends[0].new(t).backend, testSecret, "")
+	h := store.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) { t.Errorf("onError: %v", err) },
+		func(*http.Request, error) {})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/somewhere")
+		w.Write([]byte("half a page"))
+		panic("handler bug")
+	}))
+	rec := httptest.NewRecorder()
+	rec.Header().Set("X-Before", "kept")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+			http.Error(rec, "something went wrong", http.StatusInternalServerError)
+		}()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	}()
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Location") != "" || rec.Header().Get("X-Before") != "kept" || strings.Contains(rec.Body.String(), "half") {
+		t.Fatalf("status %d, Location %q, X-Before %q, body %q", rec.Code, rec.Header().Get("Location"), rec.Header().Get("X-Before"), rec.Body)
 	}
 }
