@@ -31,8 +31,9 @@ type decodedSession struct {
 }
 
 // maxDecodedBytes bounds the decoder's memory: about 12 KB a signed-in user
-// with Entra-sized tokens, so some 700 users, the most recent.
-const maxDecodedBytes = 8 << 20
+// with Entra-sized tokens, so some 200 users, the most recent (as many as
+// the session store's own cache holds).
+const maxDecodedBytes = 2 << 20
 
 // Decode returns the session data encodes, as UnmarshalUserSession does,
 // for the session id ("" for a request without a session). Each call
@@ -51,8 +52,12 @@ func (d *SessionDecoder) Decode(id string, data []byte) (*UserSession, error) {
 	if err != nil {
 		return s, err
 	}
-	e = &decodedSession{data: data, s: *s, size: 512 + len(data) + 2*len(s.TokenCache)}
+	// The entry's token cache is the tail of data, which never changes,
+	// rather than the copy the caller may let go of: one copy less per
+	// cached user. Its claims are its own map, over shared values.
+	e = &decodedSession{data: data, s: *s, size: 1024 + 2*len(data)}
 	e.s.Claims = maps.Clone(s.Claims)
+	e.s.TokenCache = data[len(data)-len(s.TokenCache):]
 	d.put(id, e)
 	return s, nil
 }

@@ -48,10 +48,11 @@ type memoEntry struct {
 	refreshOn time.Time // Entra's refresh_in: MSAL refreshes the token after it
 }
 
-// memoSize bounds the memo: about 2.5 KB per signed-in user who visited a
-// page that needs a token recently (the token, and the user's cache, which
-// the session holds anyway), 2.5 MB in all.
-const memoSize = 1024
+// memoSize bounds the memo: with Entra-sized tokens about 7 KB per user
+// who recently visited a page that needs a token (the token, and the user's
+// 5 KB cache, unless the decoded session it came from is still cached),
+// under 2 MB in all.
+const memoSize = 256
 
 // msalExpiryMargin is how long before expiry MSAL stops using a cached
 // access token (storage.AccessToken.Validate).

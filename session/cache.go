@@ -5,6 +5,7 @@ package session
 import (
 	"bytes"
 	"maps"
+	"strings"
 	"sync"
 )
 
@@ -34,10 +35,12 @@ type cachedRecord struct {
 	size   int
 }
 
-// maxCacheBytes bounds the records and values the cache holds: about 9 KB
-// for a signed-in session with Entra-sized tokens, so some 900 sessions, the
-// ones most recently used, whatever the number stored.
-const maxCacheBytes = 8 << 20
+// maxCacheBytes bounds the records and values the cache holds: about 10 KB
+// for a signed-in session with Entra-sized tokens, so some 200 sessions, the
+// ones most recently used, whatever the number stored. Together with the
+// other caches it keeps the app under 64 MB with 10,000 stored sessions
+// (cmd/bench -stored).
+const maxCacheBytes = 2 << 20
 
 // cacheOverhead is what an entry costs beyond its bytes: the map slot, the
 // entry, its id and the values' map.
@@ -137,5 +140,7 @@ func (c *cookieCache) put(value string, e cookieEntry) {
 			break
 		}
 	}
-	c.entries[value] = e
+	// Its own copy of the value: the one a request parsed shares the
+	// memory of the request's whole Cookie header.
+	c.entries[strings.Clone(value)] = e
 }

@@ -90,6 +90,7 @@ type options struct {
 	keep     bool
 	pages    bool // only the signed-in page next to the bare page
 	redis    bool
+	stored   int // signed-in sessions to store before reading the apps' memory
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -111,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.strict, "strict", false, "exit non-zero when a target is missed, not only on errors")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, logs, session files) and print its path")
 	fs.BoolVar(&o.pages, "pages", false, "measure only the signed-in page (/graph) next to the bare page, file and Redis sessions")
+	fs.IntVar(&o.stored, "stored", 0, "also sign in this many new sessions, each shown /graph once, and read each app's memory after (the 64 MB target is for 10000; -quick: 20)")
 	fs.BoolVar(&o.redis, "redis", true, "also measure the app with Redis sessions (needs redis-server in PATH)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -129,6 +131,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		if !set["visitors"] {
 			o.visitors = 300
+		}
+		if !set["stored"] {
+			o.stored = 20
 		}
 	}
 	for _, f := range strings.Split(levels, ",") {
@@ -149,6 +154,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-users must be from %d (the most concurrent users) to 100000", maxLevel)
 	case o.visitors < 1 || o.visitors > 100000:
 		return o, errors.New("-visitors must be from 1 to 100000")
+	case o.stored < 0 || o.stored > 100000:
+		return o, errors.New("-stored must be from 0 to 100000")
 	case o.maxOps < 1:
 		return o, errors.New("-max-requests must be positive")
 	}
@@ -609,6 +616,11 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 			return nil, err
 		}
 	}
+	if o.stored > 0 {
+		if err := b.storeSessions(ctx, res); err != nil {
+			return nil, err
+		}
+	}
 	if res.IdP.Run, err = b.t.stats(ctx); err != nil {
 		return nil, err
 	}
@@ -616,6 +628,53 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		return nil, errors.New("the app exited during the run")
 	}
 	return res, nil
+}
+
+// storeSessions signs in -stored new browsers into each app, each a new
+// session of the next account that is then shown /graph once, as returning
+// users would be: their records, tokens and pages pass through every cache
+// the app has. It reads each app's memory after, when the caches are full.
+func (b *bench) storeSessions(ctx context.Context, res *Results) error {
+	targets := []struct {
+		name string
+		t    *target
+		app  *child
+	}{{"file", b.t, b.app}}
+	if b.redisTarget != nil {
+		targets = append(targets, struct {
+			name string
+			t    *target
+			app  *child
+		}{"Redis", b.redisTarget, b.redisApp})
+	}
+	for _, tg := range targets {
+		b.printf("%d new signed-in sessions, %s... ", b.o.stored, tg.name)
+		var next atomic.Int64
+		s, err := measure(ctx, 16, 10*time.Minute, b.o.stored, func() cpuTimes { return cpuTimes{} },
+			func(ctx context.Context, _ int) error {
+				u := b.accounts[int(next.Add(1)-1)%len(b.accounts)]
+				browser, err := tg.t.signIn(ctx, u)
+				if err != nil {
+					return err
+				}
+				return graphPage(ctx, browser, tg.t.appURL+"/graph")
+			})
+		if err != nil {
+			return fmt.Errorf("storing sessions (%s): %w", tg.name, err)
+		}
+		m := StoredMemory{Sessions: tg.name, SignIns: len(s.latencies), Seconds: s.elapsed.Seconds()}
+		m.RSSBytes, m.PeakBytes, _ = tg.app.memory()
+		if tg.name == "file" {
+			files, err := sessionFiles(filepath.Join(b.dir, "sessions"))
+			if err != nil {
+				return err
+			}
+			m.Stored = len(files)
+		}
+		res.Stored = append(res.Stored, m)
+		b.printf("%.0f/s, %.1f MB (peak %.1f MB)\n", float64(m.SignIns)/m.Seconds, mb(m.RSSBytes), mb(m.PeakBytes))
+	}
+	return nil
 }
 
 // signIns measures full sign-ins: each one a new browser and the next

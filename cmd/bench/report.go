@@ -26,6 +26,7 @@ type Results struct {
 	IdP        IdPRequests     `json:"idp_requests"`
 	Session    SessionSize     `json:"session"`
 	Memory     Memory          `json:"memory"`
+	Stored     []StoredMemory  `json:"stored_sessions,omitempty"` // -stored
 	Targets    []Target        `json:"targets"`
 	Seconds    float64         `json:"seconds"`
 }
@@ -102,6 +103,17 @@ type Memory struct {
 	LoginsPerSecond  float64 `json:"logins_per_second"` // the visitors' /login rate
 }
 
+// StoredMemory is an app's memory after -stored new signed-in sessions,
+// each shown /graph once.
+type StoredMemory struct {
+	Sessions  string  `json:"sessions"` // file or Redis
+	SignIns   int     `json:"sign_ins"`
+	Stored    int     `json:"stored"` // session files in the directory after (file sessions only)
+	Seconds   float64 `json:"seconds"`
+	RSSBytes  int64   `json:"rss_bytes"`
+	PeakBytes int64   `json:"peak_rss_bytes"`
+}
+
 // Target is one goal of the benchmark and how this run did.
 type Target struct {
 	Name     string  `json:"name"`
@@ -137,6 +149,14 @@ func (r *Results) evaluate() {
 		instances = 2
 	}
 	add("openid-configuration fetches, whole run", fmt.Sprintf("= %.0f (once per app process)", instances), fmt.Sprintf("%.0f", oc), oc, oc == instances)
+	for _, m := range r.Stored {
+		name := fmt.Sprintf("app memory with %d new signed-in sessions, %s", m.SignIns, m.Sessions)
+		if m.RSSBytes == 0 {
+			r.Targets = append(r.Targets, Target{Name: name, Goal: "≤ 64 MB", Measured: "n/a (needs Linux /proc)", Skipped: true})
+			continue
+		}
+		add(name, "≤ 64 MB", fmt.Sprintf("%.1f MB (peak %.1f MB)", mb(m.RSSBytes), mb(m.PeakBytes)), float64(m.PeakBytes), m.PeakBytes <= 64<<20)
+	}
 	if r.PagesOnly {
 		return
 	}
