@@ -106,6 +106,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	p := visitor.get(c.onInstance(1, back.location))
 	assertStatus(t, p, http.StatusServiceUnavailable)
 	assertContains(t, p, "Session storage unavailable")
+	assertNotContains(t, p, "Alice Smith") // the sign-in was not kept: nobody to greet
 	if !strings.Contains(c.logs.String(), "session store error") {
 		t.Error("the outage is not in the log")
 	}

@@ -39,24 +39,25 @@ func (app *Application) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-type requestIDKey struct{}
-
 // requestID gives every request a random id, shown on error pages and in
 // every log line about the request. An incoming X-Request-Id is ignored: a
 // client must not be able to choose what appears in the log.
 func (app *Application) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		var b [8]byte
+		rand.Read(b[:])
+		st, r := withState(r)
+		st.id = hex.EncodeToString(b[:])
+		w.Header()["X-Request-Id"] = []string{st.id}
+		next.ServeHTTP(w, r)
 	})
 }
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // logRequest logs one line per request. It logs the path without the query
@@ -102,26 +103,40 @@ func contentSecurityPolicy(idp, frameAncestors string) string {
 }
 
 // secureHeaders sets the security headers on every response.
-// frontChannelLogout alone replaces the framing ones.
+// frontChannelLogout alone replaces the framing ones. The values are built
+// once and shared by every response: a header is only ever replaced, never
+// changed in place, and each slice is full (appending copies it).
 func (app *Application) secureHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", app.csp)
-		h.Set("Strict-Transport-Security", "max-age=31536000")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
+	fields := []struct {
+		name   string
+		values []string
+	}{
+		{"Content-Security-Policy", []string{app.csp}},
+		{"Strict-Transport-Security", []string{"max-age=31536000"}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"X-Frame-Options", []string{"DENY"}},
 		// The sign-in callback's URL holds the authorization code: never
 		// send it on as a Referer.
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		{"Referrer-Policy", []string{"no-referrer"}},
+		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for _, f := range fields {
+			h[f.name] = f.values
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// noStoreValue is Cache-Control's value on every page, shared like the
+// security headers'.
+var noStoreValue = []string{"no-store"}
+
 // noStore keeps pages out of every cache: they show a user's data.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStoreValue
 		next.ServeHTTP(w, r)
 	})
 }
@@ -159,8 +174,6 @@ func (app *Application) requireConfig(next http.Handler) http.Handler {
 // identity.UserSession.
 const UserSessionKey = "identity"
 
-type userKey struct{}
-
 // StoredUser decodes the user from the values of a stored session, as
 // loadUser does for each request: for the tools and tests that read the
 // session store from outside the app.
@@ -171,8 +184,8 @@ func StoredUser(values session.Values) (*identity.UserSession, error) {
 // userFrom returns the request's user, as loadUser decoded it; a request
 // outside loadUser has a signed-out one.
 func userFrom(ctx context.Context) *identity.UserSession {
-	if u, ok := ctx.Value(userKey{}).(*identity.UserSession); ok {
-		return u
+	if st := stateOf(ctx); st != nil && st.user != nil {
+		return st.user
 	}
 	return &identity.UserSession{}
 }
@@ -190,7 +203,13 @@ func (app *Application) loadUser(next http.Handler) http.Handler {
 		if err != nil {
 			app.logger.Info("session content unreadable; continuing signed out", "request_id", requestIDFrom(r.Context()))
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		st, r := withState(r)
+		st.user = user
+		next.ServeHTTP(w, r)
+		// Outside loadUser the request has no user, as before it: the
+		// page that replaces the answer when the session cannot be saved
+		// must not greet a user whose sign-in was not kept.
+		st.user = nil
 		if !user.SignedIn() {
 			delete(gs.Values, UserSessionKey)
 			return

@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,24 +11,23 @@ import (
 	"ms-identity-go-webapp/internal/forwarded"
 )
 
-type publicRequestKey struct{}
-
 // resolveProxy works out what the browser used to reach the app (scheme,
 // host, its address) from the connection and, only when the peer is a
 // trusted proxy, from the forwarding headers. The request itself is left as
 // it came; the rest of the app reads the result with publicRequest.
 func (app *Application) resolveProxy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pub := app.TrustedProxies.Resolve(r)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicRequestKey{}, pub)))
+		st, r := withState(r)
+		st.public, st.resolved = app.TrustedProxies.Resolve(r), true
+		next.ServeHTTP(w, r)
 	})
 }
 
 // publicRequest returns what resolveProxy found; without it, the connection's
 // own scheme, host and peer.
 func publicRequest(r *http.Request) forwarded.Request {
-	if pub, ok := r.Context().Value(publicRequestKey{}).(forwarded.Request); ok {
-		return pub
+	if st := stateOf(r.Context()); st != nil && st.resolved {
+		return st.public
 	}
 	return (*forwarded.Proxies)(nil).Resolve(r)
 }

@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,7 +26,8 @@ func TestStepUpAnsweredWithoutContextShowsPage(t *testing.T) {
 	serve := func(user *identity.UserSession) *httptest.ResponseRecorder {
 		reached = false
 		r := httptest.NewRequest(http.MethodGet, "/admin", nil)
-		r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
+		st, r := withState(r)
+		st.user = user
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		return rec
