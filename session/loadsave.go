@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/gorilla/sessions"
@@ -217,8 +218,14 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// flush sends the held answer.
+// flush sends the held answer, with its length: net/http only works it out
+// for a body of up to 2 KB written at once, and sends a larger one over
+// HTTP/1.1 in chunks.
 func (b *bufferedWriter) flush() {
+	h := b.w.Header()
+	if b.body.Len() > 0 && h["Content-Length"] == nil && h["Transfer-Encoding"] == nil {
+		h["Content-Length"] = []string{strconv.Itoa(b.body.Len())}
+	}
 	b.w.WriteHeader(b.status)
 	b.body.WriteTo(b.w)
 }

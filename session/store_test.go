@@ -7,6 +7,7 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -390,5 +391,27 @@ func TestLoadAndSavePanicKeepsNoHeaders(t *testing.T) {
 	}()
 	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Location") != "" || rec.Header().Get("X-Before") != "kept" || strings.Contains(rec.Body.String(), "half") {
 		t.Fatalf("status %d, Location %q, X-Before %q, body %q", rec.Code, rec.Header().Get("Location"), rec.Header().Get("X-Before"), rec.Body)
+	}
+}
+
+// A held answer goes out with its length, not in HTTP/1.1 chunks, however
+// large: net/http works the length out by itself only up to 2 KB.
+func TestLoadAndSaveSendsTheLength(t *testing.T) {
+	store := newTestStore(t, backends[0].new(t).backend, testSecret, "")
+	page := strings.Repeat("a page of some size. ", 300)
+	srv := httptest.NewServer(store.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) { t.Errorf("onError: %v", err) },
+		func(*http.Request, error) {})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(page[:3000]))
+		w.Write([]byte(page[3000:]))
+	})))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != page || resp.ContentLength != int64(len(page)) || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("%d bytes, Content-Length %d, Transfer-Encoding %q", len(body), resp.ContentLength, resp.TransferEncoding)
 	}
 }
