@@ -240,6 +240,30 @@ func writeFileAtomic(dir, pattern, path string, data []byte) error {
 }
 
 // expiredEntry reads the expiry header of a session or index file.
+// testHookCleanChecked runs, in tests, between Clean's first look at an
+// expired record and its removal.
+var testHookCleanChecked func(path string)
+
+// removeExpiredRecord removes the record file at path if it is still expired
+// under the record's lock (see lockRecord). An Update holds that lock from
+// its own expiry check to the rename of the renewed record: without it, a
+// record renewed just as it expired could be read as expired here and then
+// removed once renewed, signing its user out early.
+func removeExpiredRecord(path string, now time.Time) bool {
+	if testHookCleanChecked != nil {
+		testHookCleanChecked(path)
+	}
+	unlock, found, err := lockRecord(path)
+	if err != nil || !found {
+		return false
+	}
+	defer unlock()
+	if expired, err := expiredEntry(path, now); err != nil || !expired {
+		return false
+	}
+	return os.Remove(path) == nil
+}
+
 func expiredEntry(path string, now time.Time) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -313,7 +337,16 @@ func cleanDir(dir, prefix string, now time.Time) (int, error) {
 			expired, err := expiredEntry(path, now)
 			stale = err == nil && expired
 		}
-		if stale && os.Remove(path) == nil {
+		if !stale {
+			continue
+		}
+		if prefix == filePrefix && strings.HasPrefix(e.Name(), filePrefix) {
+			if removeExpiredRecord(path, now) {
+				removed++
+			}
+			continue
+		}
+		if os.Remove(path) == nil {
 			removed++
 		}
 	}
