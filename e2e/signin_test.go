@@ -387,3 +387,33 @@ func setCookie(p *page, prefix string) string {
 	}
 	return ""
 }
+
+// HEAD answers as GET does, without the body: the home page and the probes
+// with 200 and the page's length, a protected page with the sign-in's
+// redirect. It used to answer 405.
+func TestHeadAnswersAsGet(t *testing.T) {
+	env := newTestEnv(t)
+	b := env.newBrowser()
+	head := func(path string) *page {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodHead, env.appURL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.do(req)
+	}
+	for _, path := range []string{"/", "/login", "/healthz"} {
+		got, want := head(path), b.get(path)
+		assertStatus(t, got, http.StatusOK)
+		if got.body != "" || got.header.Get("Content-Length") != want.header.Get("Content-Length") || got.header.Get("Content-Type") != want.header.Get("Content-Type") {
+			t.Errorf("HEAD %s: body %d bytes, Content-Length %q and Content-Type %q; GET: %q and %q", path, len(got.body),
+				got.header.Get("Content-Length"), got.header.Get("Content-Type"), want.header.Get("Content-Length"), want.header.Get("Content-Type"))
+		}
+	}
+	if p := head("/graph"); p.status != http.StatusFound || !strings.Contains(p.location, "/oauth2/v2.0/authorize?") {
+		t.Errorf("HEAD /graph: %d %q, want the sign-in's redirect", p.status, p.location)
+	}
+	if p := head("/no-such-page"); p.status != http.StatusNotFound {
+		t.Errorf("HEAD /no-such-page: %d, want 404", p.status)
+	}
+}

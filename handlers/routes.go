@@ -9,12 +9,15 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Routes returns the app's handler.
 func (app *Application) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, app.secureHeaders, app.oneOrigin)
+	// HEAD gets what GET would, without the body: link checkers and
+	// monitors send it, and chi routes HEAD to a Get route only so asked.
+	r.Use(app.resolveProxy, app.requestID, app.logRequest, app.recoverPanic, app.secureHeaders, app.oneOrigin, middleware.GetHead)
 	notFound := func(w http.ResponseWriter, r *http.Request) { app.serveError(w, r, errNotFound) }
 	r.NotFound(notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
