@@ -164,3 +164,36 @@ func excerptOf(body string) string {
 	}
 	return body
 }
+
+// A handler that panics after signing a user in (in the request only: the
+// session is never saved) gets the 500 page, and that page greets nobody.
+func TestPanicPageGreetsNobody(t *testing.T) {
+	app, _ := newPageApp(t, nil)
+	backend, err := session.NewFileBackend(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := session.NewKeys(testSecret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := session.NewStore(backend, keys)
+	h := app.requestID(app.recoverPanic(store.LoadAndSave(app.serveError, app.logInvalidSession)(app.loadUser(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u := userFrom(r.Context())
+			u.HomeAccountID = "uid.utid"
+			u.Claims = identity.Claims{"name": "Mallory Not Kept", "preferred_username": "mallory@demo.test", "oid": "o", "tid": "t", "sub": "s"}
+			if !u.SignedIn() {
+				t.Error("the test's user is not signed in")
+			}
+			panic("handler bug")
+		})))))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "Something went wrong") {
+		t.Fatalf("status %d:\n%s", rec.Code, excerptOf(rec.Body.String()))
+	}
+	if strings.Contains(rec.Body.String(), "Mallory") || len(rec.Result().Cookies()) != 0 {
+		t.Errorf("the 500 page greets the user whose sign-in was not kept, or sets a cookie:\n%s", rec.Body)
+	}
+}

@@ -205,11 +205,14 @@ func (app *Application) loadUser(next http.Handler) http.Handler {
 		}
 		st, r := withState(r)
 		st.user = user
-		next.ServeHTTP(w, r)
 		// Outside loadUser the request has no user, as before it: the
-		// page that replaces the answer when the session cannot be saved
-		// must not greet a user whose sign-in was not kept.
-		st.user = nil
+		// page that replaces the answer when the session cannot be saved,
+		// or when the handler panicked, must not greet a user whose
+		// sign-in was not kept.
+		func() {
+			defer func() { st.user = nil }()
+			next.ServeHTTP(w, r)
+		}()
 		if !user.SignedIn() {
 			delete(gs.Values, UserSessionKey)
 			return

@@ -118,13 +118,17 @@ func (app *Application) render(w http.ResponseWriter, status int, page string, d
 		return fmt.Errorf("handlers: no template %q", page)
 	}
 	buf := renderBuffers.Get().(*bytes.Buffer)
-	defer putRenderBuffer(buf)
+	defer func() { putRenderBuffer(buf) }()
 	if err := executePage(buf, t, page, &data); err != nil {
 		return fmt.Errorf("rendering %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		// The client went away mid-answer. An HTTP/2 write that failed
+		// may still be queued with these bytes: the buffer is not reused.
+		buf = nil
+	}
 	return nil
 }
 
@@ -140,7 +144,7 @@ var renderBuffers = sync.Pool{New: func() any {
 // putRenderBuffer returns a buffer to renderBuffers, unless an unusually
 // large page grew it: the pool then does not keep that memory.
 func putRenderBuffer(b *bytes.Buffer) {
-	if b.Cap() > 64<<10 {
+	if b == nil || b.Cap() > 64<<10 {
 		return
 	}
 	b.Reset()
