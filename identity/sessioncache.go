@@ -57,7 +57,7 @@ func (d *SessionDecoder) Decode(id string, data []byte) (*UserSession, error) {
 	// cached user. Its claims are its own map, over shared values.
 	e = &decodedSession{data: data, s: *s, size: 1024 + 2*len(data)}
 	e.s.Claims = maps.Clone(s.Claims)
-	e.s.TokenCache = data[len(data)-len(s.TokenCache):]
+	e.s.TokenCache = data[len(data)-len(s.TokenCache) : len(data) : len(data)] // full: an append copies
 	d.put(id, e)
 	return s, nil
 }

@@ -134,8 +134,8 @@ func (b *FileBackend) Update(ctx context.Context, id string, record []byte, expi
 		return false, nil
 	}
 	defer unlock()
-	// An expired record is as good as deleted: Clean may remove it at
-	// any moment, without the lock.
+	// An expired record is as good as deleted: Clean removes it, under
+	// the same lock, after looking at its expiry again.
 	expired, err := expiredEntry(b.path(id), b.now())
 	if errors.Is(err, fs.ErrNotExist) || err == nil && expired {
 		return false, nil

@@ -1,4 +1,4 @@
-// Tests that Update and Delete of one session file wait for each other's lock (Linux: waiters show in /proc/locks).
+// Tests that Update, Delete and Clean of one session file wait for each other's lock (Linux: waiters show in /proc/locks).
 
 //go:build linux
 
@@ -79,6 +79,31 @@ func TestFileLockOrdersUpdateAndDelete(t *testing.T) {
 		}
 		if ids, _ := b.Indexed(ctx, "sid:a"); len(ids) != 0 {
 			t.Errorf("the Update indexed %v", ids)
+		}
+	})
+
+	t.Run("Clean waits for an Update that renews an expired record, then keeps it", func(t *testing.T) {
+		b, id := storedRecord(t)
+		if err := b.Save(ctx, id, []byte("expired"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		unlock, found, err := lockRecord(b.path(id))
+		if err != nil || !found {
+			t.Fatalf("lockRecord: %v %v", found, err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := b.Clean(time.Now()); done <- err }()
+		waitForLockWaiter(t, b.path(id), done)
+		// The Update holding the lock renews the record and lets go.
+		if err := b.Save(ctx, id, []byte("renewed"), hour); err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Find(ctx, id); err != nil || string(got) != "renewed" {
+			t.Errorf("after Clean: %q, %v; want the renewed record", got, err)
 		}
 	})
 }

@@ -7,7 +7,6 @@ package session
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"syscall"
 )
 
@@ -18,15 +17,16 @@ import (
 // size is the end: records are only ever replaced by renaming a complete
 // new file over the old one, never written in place, so the file an open
 // descriptor reads keeps its size. Should one come up shorter all the same,
-// it is read again.
+// it is read again, up to four times.
 func readRecordFile(path string) ([]byte, error) {
+	var err error
 	for range 4 {
-		data, err := readOnce(path)
-		if !errors.Is(err, errShortRead) {
+		var data []byte
+		if data, err = readOnce(path); !errors.Is(err, errShortRead) {
 			return data, err
 		}
 	}
-	return os.ReadFile(path)
+	return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 }
 
 var errShortRead = errors.New("the file ended before the size fstat gave")

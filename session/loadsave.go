@@ -70,22 +70,23 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 			}
 			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale}
 			buf := newBufferedWriter(w)
-			sent := false
+			answered := false
 			defer func() {
-				if !sent {
-					// The handler panicked: the page that replaces its
-					// answer gets none of its headers either.
+				if !answered {
+					// The handler or the save panicked: the page that
+					// replaces the answer gets none of its headers either.
 					buf.discard()
 				}
 				buf.release()
 			}()
 			next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), contextKey{}, st)))
-			sent = true
 			if err := s.commit(buf, r, st); err != nil {
 				buf.discard()
+				answered = true
 				onError(w, r, err)
 				return
 			}
+			answered = true
 			buf.flush()
 		})
 	}
@@ -227,7 +228,11 @@ func (b *bufferedWriter) flush() {
 		h["Content-Length"] = []string{strconv.Itoa(b.body.Len())}
 	}
 	b.w.WriteHeader(b.status)
-	b.body.WriteTo(b.w)
+	if _, err := b.body.WriteTo(b.w); err != nil {
+		// The client went away mid-answer. An HTTP/2 write that failed
+		// may still be queued with these bytes: the buffer is not reused.
+		b.body = bytes.Buffer{}
+	}
 }
 
 // discard drops the held answer and the headers the handler set.

@@ -368,31 +368,45 @@ func TestRecordIsCompressedAndSealed(t *testing.T) {
 	}
 }
 
-// A handler that panics after setting headers leaves none of them on the
-// page that replaces its answer (the app's recoverPanic writes a 500).
+// A panic in the handler, or in the save after it, leaves none of the
+// handler's headers on the page that replaces its answer (the app's
+// recoverPanic writes a 500).
 func TestLoadAndSavePanicKeepsNoHeaders(t *testing.T) {
-	store := newTestStore(t, backends[0].new(t).backend, testSecret, "")
-	h := store.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) { t.Errorf("onError: %v", err) },
-		func(*http.Request, error) {})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Location", "/somewhere")
-		w.Write([]byte("half a page"))
-		panic("handler bug")
-	}))
-	rec := httptest.NewRecorder()
-	rec.Header().Set("X-Before", "kept")
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("the panic was swallowed")
+	for _, where := range []string{"handler", "save"} {
+		t.Run(where, func(t *testing.T) {
+			var backend Backend = panickingSave{backends[0].new(t).backend}
+			store := newTestStore(t, backend, testSecret, "")
+			h := store.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) { t.Errorf("onError: %v", err) },
+				func(*http.Request, error) {})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "/somewhere")
+				w.Write([]byte("half a page"))
+				if where == "handler" {
+					panic("handler bug")
+				}
+				FromContext(r.Context()).Values["identity"] = []byte("alice") // saved, and the save panics
+			}))
+			rec := httptest.NewRecorder()
+			rec.Header().Set("X-Before", "kept")
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Fatal("the panic was swallowed")
+					}
+					http.Error(rec, "something went wrong", http.StatusInternalServerError)
+				}()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			}()
+			if rec.Code != http.StatusInternalServerError || rec.Header().Get("Location") != "" || rec.Header().Get("X-Before") != "kept" || strings.Contains(rec.Body.String(), "half") {
+				t.Fatalf("status %d, Location %q, X-Before %q, body %q", rec.Code, rec.Header().Get("Location"), rec.Header().Get("X-Before"), rec.Body)
 			}
-			http.Error(rec, "something went wrong", http.StatusInternalServerError)
-		}()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	}()
-	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Location") != "" || rec.Header().Get("X-Before") != "kept" || strings.Contains(rec.Body.String(), "half") {
-		t.Fatalf("status %d, Location %q, X-Before %q, body %q", rec.Code, rec.Header().Get("Location"), rec.Header().Get("X-Before"), rec.Body)
+		})
 	}
 }
+
+// panickingSave is a backend whose Save panics, as a bug in a store would.
+type panickingSave struct{ Backend }
+
+func (panickingSave) Save(context.Context, string, []byte, time.Time) error { panic("store bug") }
 
 // A held answer goes out with its length, not in HTTP/1.1 chunks, however
 // large: net/http works the length out by itself only up to 2 KB.
