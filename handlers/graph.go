@@ -8,14 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"html/template"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/bounded"
 )
 
 // maxGraphResponse bounds what is read from Graph for one page.
@@ -113,18 +114,24 @@ func (app *Application) callGraphAt(ctx context.Context, endpoint, accessToken s
 // prettyJSONs remembers the pages' indented JSON: Graph answers a user's
 // /me with the same bytes every time, and indenting them (encoding/json's
 // scanner, byte by byte) cost a signed-in page some 10 µs.
-var prettyJSONs = &prettyMemo{entries: map[string]template.HTML{}}
+var prettyJSONs = &prettyMemo{}
 
 // prettyMemo maps Graph answers to prettyJSON's output for them. An entry is
-// found only by the exact bytes it was made from, so it can only ever give
-// the answer prettyJSON would. It holds at most maxPrettyBytes of answers
+// found by a seeded hash of the answer and then holds only for the exact
+// bytes it was made from, so it can only ever give the answer prettyJSON
+// would (a collision is a miss). It holds at most maxPrettyBytes of answers
 // and output (a /me answer and its page's JSON are about 1.5 KB together),
 // and at most maxPrettyEntries of them.
 type prettyMemo struct {
-	mu      sync.Mutex
-	entries map[string]template.HTML
-	bytes   int
+	entries bounded.Map[uint64, prettyEntry]
 }
+
+type prettyEntry struct {
+	body   []byte
+	pretty template.HTML
+}
+
+var prettySeed = maphash.MakeSeed()
 
 const (
 	maxPrettyEntries = 1024
@@ -137,31 +144,15 @@ func (m *prettyMemo) get(body []byte) (template.HTML, error) {
 	if len(body) > maxPrettyBody {
 		return prettyJSON(body)
 	}
-	m.mu.Lock()
-	pretty, ok := m.entries[string(body)]
-	m.mu.Unlock()
-	if ok {
-		return pretty, nil
+	k := maphash.Bytes(prettySeed, body)
+	if e, ok := m.entries.Get(k); ok && bytes.Equal(e.body, body) {
+		return e.pretty, nil
 	}
 	pretty, err := prettyJSON(body)
 	if err != nil {
 		return "", err
 	}
-	size := len(body) + len(pretty)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.entries[string(body)]; ok {
-		return pretty, nil // another request put it meanwhile
-	}
-	for k, v := range m.entries {
-		if len(m.entries) < maxPrettyEntries && m.bytes+size <= maxPrettyBytes {
-			break
-		}
-		m.bytes -= len(k) + len(v)
-		delete(m.entries, k)
-	}
-	m.entries[string(body)] = pretty
-	m.bytes += size
+	m.entries.Put(k, prettyEntry{bytes.Clone(body), pretty}, len(body)+len(pretty), bounded.Limit{Entries: maxPrettyEntries, Bytes: maxPrettyBytes})
 	return pretty, nil
 }
 

@@ -3,8 +3,10 @@
 package handlers
 
 import (
+	"bytes"
 	"fmt"
-	"html/template"
+	"hash/maphash"
+	"ms-identity-go-webapp/internal/bounded"
 	"strings"
 	"testing"
 )
@@ -28,7 +30,7 @@ func TestPrettyJSONEscapes(t *testing.T) {
 // The memo of indented answers gives what prettyJSON gives, for each answer
 // its own, refuses what is not JSON every time, and stays bounded.
 func TestPrettyMemo(t *testing.T) {
-	m := &prettyMemo{entries: map[string]template.HTML{}}
+	m := &prettyMemo{}
 	for i := range 2 * maxPrettyEntries {
 		body := fmt.Appendf(nil, `{"displayName":"user <%d>","id":%d}`, i%3, i)
 		for range 2 { // made, then remembered
@@ -38,8 +40,8 @@ func TestPrettyMemo(t *testing.T) {
 				t.Fatalf("answer %d: got %q, %v; want %q", i, got, err, want)
 			}
 		}
-		if len(m.entries) > maxPrettyEntries {
-			t.Fatalf("%d entries, more than %d", len(m.entries), maxPrettyEntries)
+		if m.entries.Len() > maxPrettyEntries {
+			t.Fatalf("%d entries, more than %d", m.entries.Len(), maxPrettyEntries)
 		}
 	}
 	// Large answers are bounded by their bytes.
@@ -48,13 +50,20 @@ func TestPrettyMemo(t *testing.T) {
 		if _, err := m.get(body); err != nil {
 			t.Fatal(err)
 		}
-		size := 0
-		for k, v := range m.entries {
-			size += len(k) + len(v)
+		// The newest entry is kept, counting its answer and its indented
+		// output: at least twice the answer's bytes.
+		if size := m.entries.Bytes(); size > maxPrettyBytes || size < 2*(maxPrettyBody-64) {
+			t.Fatalf("the memo counts %d bytes; at most %d, at least %d", size, maxPrettyBytes, 2*(maxPrettyBody-64))
 		}
-		if size != m.bytes || size > maxPrettyBytes {
-			t.Fatalf("the memo holds %d bytes (counted %d), more than %d", size, m.bytes, maxPrettyBytes)
+		if e, ok := m.entries.Get(maphash.Bytes(prettySeed, body)); !ok || !bytes.Equal(e.body, body) {
+			t.Fatalf("answer %d was not kept", i)
 		}
+	}
+	// A hash collision: another answer's entry under this answer's key.
+	body := []byte(`{"displayName":"collides"}`)
+	m.entries.Put(maphash.Bytes(prettySeed, body), prettyEntry{[]byte(`{"other":1}`), "WRONG"}, 0, bounded.Limit{})
+	if got, _ := m.get(body); got == "WRONG" {
+		t.Error("the memo answered with another answer's output")
 	}
 	for range 2 {
 		if _, err := m.get([]byte(`{"displayName":`)); err == nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/bounded"
 )
 
 // User is the signed-in user as the pages show them.
@@ -215,13 +216,12 @@ func (k layoutKey) data() templateData {
 
 // layouts keeps rendered layouts: about 1.6 KB each, at most
 // maxLayouts of them (the most recent users and pages), 1.6 MB.
-var layouts = &layoutCache{entries: map[layoutKey]*renderedLayout{}}
+var layouts = &layoutCache{}
 
 const maxLayouts = 1024
 
 type layoutCache struct {
-	mu      sync.Mutex
-	entries map[layoutKey]*renderedLayout
+	entries bounded.Map[layoutKey, *renderedLayout]
 }
 
 // renderedLayout is a layout's output before and after the main block.
@@ -231,10 +231,7 @@ type renderedLayout struct{ top, bottom []byte }
 // time.
 func (c *layoutCache) get(t *template.Template, k layoutKey) (*renderedLayout, error) {
 	k.t = t
-	c.mu.Lock()
-	l := c.entries[k]
-	c.mu.Unlock()
-	if l != nil {
+	if l, ok := c.entries.Get(k); ok {
 		return l, nil
 	}
 	data := k.data()
@@ -245,15 +242,7 @@ func (c *layoutCache) get(t *template.Template, k layoutKey) (*renderedLayout, e
 	if err := t.ExecuteTemplate(&bottom, "layout_bottom", data); err != nil {
 		return nil, err
 	}
-	l = &renderedLayout{top: top.Bytes(), bottom: bottom.Bytes()}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= maxLayouts {
-		for old := range c.entries {
-			delete(c.entries, old)
-			break
-		}
-	}
-	c.entries[k] = l
+	l := &renderedLayout{top: top.Bytes(), bottom: bottom.Bytes()}
+	c.entries.Put(k, l, 0, bounded.Limit{Entries: maxLayouts})
 	return l, nil
 }

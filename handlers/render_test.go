@@ -71,14 +71,14 @@ func TestLayoutCacheIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &layoutCache{entries: map[layoutKey]*renderedLayout{}}
+	c := &layoutCache{}
 	for i := range 2 * maxLayouts {
 		d := templateData{User: &User{Name: fmt.Sprint("user ", i)}}
 		if _, err := c.get(templates["index"], newLayoutKey("index", &d)); err != nil {
 			t.Fatal(err)
 		}
-		if len(c.entries) > maxLayouts {
-			t.Fatalf("%d layouts kept, more than %d", len(c.entries), maxLayouts)
+		if c.entries.Len() > maxLayouts {
+			t.Fatalf("%d layouts kept, more than %d", c.entries.Len(), maxLayouts)
 		}
 	}
 }

@@ -260,7 +260,7 @@ func TestTokenMemo(t *testing.T) {
 		k, f := newMemoKey(&UserSession{TokenCache: []byte{byte(i), byte(i >> 8)}}, scopes)
 		m.put(k, f, valid, time.Time{})
 	}
-	if len(m.entries) != memoSize {
-		t.Errorf("%d entries, want at most %d", len(m.entries), memoSize)
+	if m.entries.Len() != memoSize {
+		t.Errorf("%d entries, want at most %d", m.entries.Len(), memoSize)
 	}
 }

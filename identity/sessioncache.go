@@ -5,9 +5,9 @@ package identity
 import (
 	"bytes"
 	"maps"
+	"ms-identity-go-webapp/internal/bounded"
 	"reflect"
 	"slices"
-	"sync"
 )
 
 // SessionDecoder decodes users' sessions for each request and encodes them
@@ -17,23 +17,20 @@ import (
 // decoding it (the claims are JSON) is a good part of what such a page costs.
 // An entry answers only for the very bytes it was decoded from, so a session
 // changed by another instance is decoded afresh. It is safe for concurrent
-// use and bounded by bytes (maxDecodedBytes).
+// use and bounded by bytes (maxDecoded).
 type SessionDecoder struct {
-	mu      sync.Mutex
-	entries map[string]*decodedSession
-	bytes   int
+	entries bounded.Map[string, *decodedSession]
 }
 
 type decodedSession struct {
 	data []byte      // the encoding, as the caller gave it; never changed
 	s    UserSession // never handed out: each request gets its own copy
-	size int
 }
 
-// maxDecodedBytes bounds the decoder's memory: about 12 KB a signed-in user
+// maxDecoded bounds the decoder's memory: about 12 KB a signed-in user
 // with Entra-sized tokens, so some 200 users, the most recent (as many as
 // the session store's own cache holds).
-const maxDecodedBytes = 2 << 20
+var maxDecoded = bounded.Limit{Bytes: 2 << 20}
 
 // Decode returns the session data encodes, as UnmarshalUserSession does,
 // for the session id ("" for a request without a session). Each call
@@ -42,10 +39,7 @@ func (d *SessionDecoder) Decode(id string, data []byte) (*UserSession, error) {
 	if id == "" || len(data) == 0 {
 		return UnmarshalUserSession(data)
 	}
-	d.mu.Lock()
-	e := d.entries[id]
-	d.mu.Unlock()
-	if e != nil && bytes.Equal(e.data, data) {
+	if e, ok := d.entries.Get(id); ok && bytes.Equal(e.data, data) {
 		return e.copy(), nil
 	}
 	s, err := UnmarshalUserSession(data)
@@ -55,10 +49,10 @@ func (d *SessionDecoder) Decode(id string, data []byte) (*UserSession, error) {
 	// The entry's token cache is the tail of data, which never changes,
 	// rather than the copy the caller may let go of: one copy less per
 	// cached user. Its claims are its own map, over shared values.
-	e = &decodedSession{data: data, s: *s, size: 1024 + 2*len(data)}
+	e := &decodedSession{data: data, s: *s}
 	e.s.Claims = maps.Clone(s.Claims)
 	e.s.TokenCache = data[len(data)-len(s.TokenCache) : len(data) : len(data)] // full: an append copies
-	d.put(id, e)
+	d.entries.Put(id, e, 1024+2*len(data), maxDecoded)                         // the claims decoded take about as much as data
 	return s, nil
 }
 
@@ -76,10 +70,7 @@ func (e *decodedSession) copy() *UserSession {
 // claims, no sign-out), it returns previous itself without encoding s again.
 func (d *SessionDecoder) Encode(id string, s *UserSession, previous []byte) ([]byte, error) {
 	if id != "" && len(previous) > 0 {
-		d.mu.Lock()
-		e := d.entries[id]
-		d.mu.Unlock()
-		if e != nil && bytes.Equal(e.data, previous) && e.s.HomeAccountID == s.HomeAccountID &&
+		if e, ok := d.entries.Get(id); ok && bytes.Equal(e.data, previous) && e.s.HomeAccountID == s.HomeAccountID &&
 			bytes.Equal(e.s.TokenCache, s.TokenCache) && claimsEqual(e.s.Claims, s.Claims) &&
 			slices.Equal(e.s.Answered, s.Answered) {
 			return previous, nil
@@ -136,28 +127,4 @@ func jsonEqual(a, b any) bool {
 		return ok && claimsEqual(a, b)
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-func (d *SessionDecoder) put(id string, e *decodedSession) {
-	if e.size > maxDecodedBytes {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.entries == nil {
-		d.entries = make(map[string]*decodedSession)
-	}
-	if old := d.entries[id]; old != nil {
-		d.bytes -= old.size
-		delete(d.entries, id)
-	}
-	for other, o := range d.entries {
-		if d.bytes+e.size <= maxDecodedBytes {
-			break
-		}
-		d.bytes -= o.size
-		delete(d.entries, other)
-	}
-	d.entries[id] = e
-	d.bytes += e.size
 }

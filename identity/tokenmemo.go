@@ -5,8 +5,8 @@ package identity
 import (
 	"bytes"
 	"hash/maphash"
+	"ms-identity-go-webapp/internal/bounded"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -24,8 +24,7 @@ import (
 // are those it was made for: a collision finds nothing, it never finds
 // another cache's token.
 type tokenMemo struct {
-	mu      sync.Mutex
-	entries map[memoKey]memoEntry
+	entries bounded.Map[memoKey, memoEntry]
 }
 
 // memoKey finds an entry; memoEntry.for says whom it answers for.
@@ -80,9 +79,7 @@ func newMemoKey(s *UserSession, scopes []string) (memoKey, memoFor) {
 // for these scopes and MSAL would still return it from the cache. MSAL
 // decides with its own clock, time.Now; so does the memo.
 func (m *tokenMemo) get(k memoKey, f memoFor) (Token, bool) {
-	m.mu.Lock()
-	e, ok := m.entries[k]
-	m.mu.Unlock()
+	e, ok := m.entries.Get(k)
 	now := time.Now()
 	if !ok || !e.for_.equal(f) || !now.Add(msalExpiryMargin).Before(e.token.ExpiresOn) || (!e.refreshOn.IsZero() && now.After(e.refreshOn)) {
 		return Token{}, false
@@ -94,17 +91,6 @@ func (m *tokenMemo) get(k memoKey, f memoFor) (Token, bool) {
 // put remembers a token MSAL returned for the cache with key k. When the
 // memo is full, an arbitrary entry makes room.
 func (m *tokenMemo) put(k memoKey, f memoFor, t Token, refreshOn time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.entries == nil {
-		m.entries = make(map[memoKey]memoEntry)
-	}
-	if _, ok := m.entries[k]; !ok && len(m.entries) >= memoSize {
-		for old := range m.entries {
-			delete(m.entries, old)
-			break
-		}
-	}
 	f.scopes = slices.Clone(f.scopes)
-	m.entries[k] = memoEntry{for_: f, token: t, refreshOn: refreshOn}
+	m.entries.Put(k, memoEntry{for_: f, token: t, refreshOn: refreshOn}, 0, bounded.Limit{Entries: memoSize})
 }

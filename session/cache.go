@@ -6,7 +6,8 @@ import (
 	"bytes"
 	"maps"
 	"strings"
-	"sync"
+
+	"ms-identity-go-webapp/internal/bounded"
 )
 
 // recordCache keeps, for recently loaded or saved sessions, the sealed
@@ -22,17 +23,14 @@ import (
 // It is bounded by bytes (maxCacheBytes); when full, arbitrary entries make
 // room. A cache miss costs only the decoding the store did before.
 type recordCache struct {
-	mu      sync.Mutex
-	entries map[string]*cachedRecord
-	bytes   int
-	max     int
+	m   bounded.Map[string, *cachedRecord]
+	max bounded.Limit
 }
 
 type cachedRecord struct {
 	record []byte
 	values Values // never changed after put; callers get a copy of the map
 	stale  bool
-	size   int
 }
 
 // maxCacheBytes bounds the records and values the cache holds: about 10 KB
@@ -47,16 +45,14 @@ const maxCacheBytes = 2 << 20
 const cacheOverhead = 256
 
 func newRecordCache(max int) *recordCache {
-	return &recordCache{entries: map[string]*cachedRecord{}, max: max}
+	return &recordCache{max: bounded.Limit{Bytes: max}}
 }
 
 // get returns the values of id's record if record is the very record they
 // were decoded from.
 func (c *recordCache) get(id string, record []byte) (values Values, stale, ok bool) {
-	c.mu.Lock()
-	e := c.entries[id]
-	c.mu.Unlock()
-	if e == nil || !bytes.Equal(e.record, record) {
+	e, ok := c.m.Get(id)
+	if !ok || !bytes.Equal(e.record, record) {
 		return nil, false, false
 	}
 	return maps.Clone(e.values), e.stale, true
@@ -66,41 +62,16 @@ func (c *recordCache) get(id string, record []byte) (values Values, stale, ok bo
 // both: the caller's slices may change after.
 func (c *recordCache) put(id string, record []byte, values Values, stale bool) {
 	e := &cachedRecord{record: bytes.Clone(record), values: make(Values, len(values)), stale: stale}
-	e.size = cacheOverhead + len(id) + len(record)
+	size := cacheOverhead + len(id) + len(record)
 	for k, v := range values {
 		e.values[k] = bytes.Clone(v)
-		e.size += len(k) + len(v)
+		size += len(k) + len(v)
 	}
-	if e.size > c.max {
-		c.drop(id)
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.entries[id]; old != nil {
-		c.bytes -= old.size
-		delete(c.entries, id)
-	}
-	for other, o := range c.entries {
-		if c.bytes+e.size <= c.max {
-			break
-		}
-		c.bytes -= o.size
-		delete(c.entries, other)
-	}
-	c.entries[id] = e
-	c.bytes += e.size
+	c.m.Put(id, e, size, c.max)
 }
 
 // drop forgets id's record (deleted, or renewed under a new id).
-func (c *recordCache) drop(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil {
-		c.bytes -= e.size
-		delete(c.entries, id)
-	}
-}
+func (c *recordCache) drop(id string) { c.m.Delete(id) }
 
 // cookieCache remembers which session id a cookie value carries, so that
 // the same cookie, sent with every request of a signed-in browser, is not
@@ -109,8 +80,7 @@ func (c *recordCache) drop(id string) {
 // time in it (the record's expiry ends a session): the same bytes always
 // decode to the same id.
 type cookieCache struct {
-	mu      sync.Mutex
-	entries map[string]cookieEntry
+	m bounded.Map[string, cookieEntry]
 }
 
 type cookieEntry struct {
@@ -121,26 +91,10 @@ type cookieEntry struct {
 // maxCookies bounds the cookie cache: about 300 bytes a cookie, so 1.2 MB.
 const maxCookies = 4096
 
-func (c *cookieCache) get(value string) (cookieEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[value]
-	return e, ok
-}
+func (c *cookieCache) get(value string) (cookieEntry, bool) { return c.m.Get(value) }
 
+// put keeps its own copy of the value: the one a request parsed shares the
+// memory of the request's whole Cookie header.
 func (c *cookieCache) put(value string, e cookieEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = make(map[string]cookieEntry)
-	}
-	if _, ok := c.entries[value]; !ok && len(c.entries) >= maxCookies {
-		for old := range c.entries {
-			delete(c.entries, old)
-			break
-		}
-	}
-	// Its own copy of the value: the one a request parsed shares the
-	// memory of the request's whole Cookie header.
-	c.entries[strings.Clone(value)] = e
+	c.m.Put(strings.Clone(value), e, 0, bounded.Limit{Entries: maxCookies})
 }

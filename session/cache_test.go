@@ -90,18 +90,18 @@ func TestRecordCacheIsBounded(t *testing.T) {
 	for i := range 1000 {
 		id := fmt.Sprintf("id-%d", i)
 		c.put(id, make([]byte, 3000), Values{"identity": value}, false)
-		if c.bytes > max {
-			t.Fatalf("after %d sessions the cache holds %d bytes, more than %d", i+1, c.bytes, max)
+		if c.m.Bytes() > max {
+			t.Fatalf("after %d sessions the cache holds %d bytes, more than %d", i+1, c.m.Bytes(), max)
 		}
 	}
-	if n := len(c.entries); n == 0 || n > max/6000 {
+	if n := c.m.Len(); n == 0 || n > max/6000 {
 		t.Errorf("%d entries", n)
 	}
 	var cookies cookieCache
 	for i := range 2 * maxCookies {
 		cookies.put(fmt.Sprint(i), cookieEntry{id: "x"})
 	}
-	if len(cookies.entries) != maxCookies {
-		t.Errorf("%d cookies cached, want %d", len(cookies.entries), maxCookies)
+	if cookies.m.Len() != maxCookies {
+		t.Errorf("%d cookies cached, want %d", cookies.m.Len(), maxCookies)
 	}
 }
