@@ -536,14 +536,14 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 		phases[appGraph] = phase{graph: true, fn: func(ctx context.Context, w int) error {
 			return graphPage(ctx, browsers[w], b.t.appURL+"/graph")
 		}}
-		phases[bareGraph] = phase{fn: func(ctx context.Context, _ int) error { return bareGraphPageGet(ctx, b.t.client, b.bareGraphURL) }}
+		phases[bareGraph] = phase{fn: func(ctx context.Context, _ int) error { return graphPage(ctx, b.t.client, b.bareGraphURL) }}
 		// The same bare page with each user's own token, as the app sends.
 		// Over HTTP/2 a header sent before on the connection goes as an
 		// index into the HPACK table, so one token for everyone cost less
 		// than a token per user; the outbound client speaks HTTP/1.1 (see
 		// httpsserver.NewClient), and this row shows the two now cost alike.
 		phases[bareGraphEach] = phase{fn: func(ctx context.Context, w int) error {
-			return bareGraphPageGet(ctx, b.t.client, fmt.Sprintf("%s?user=%d", b.bareGraphURL, w))
+			return graphPage(ctx, b.t.client, fmt.Sprintf("%s?user=%d", b.bareGraphURL, w))
 		}}
 		if b.redisTarget != nil {
 			phases[appGraphRedis] = phase{graph: true, fn: func(ctx context.Context, w int) error {
