@@ -445,31 +445,3 @@ func TestFileBackendFind(t *testing.T) {
 		t.Errorf("directory: %v, want ErrUnavailable", err)
 	}
 }
-
-// Clean removes an expired record only if it is still expired under the
-// record's lock: a record renewed between Clean's first look and its
-// removal (an Update that began just before the expiry) is kept.
-func TestFileBackendCleanKeepsARenewedRecord(t *testing.T) {
-	b, err := NewFileBackend(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	now := time.Now()
-	id := newID()
-	if err := b.Save(ctx, id, []byte("old"), now.Add(-time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	testHookCleanChecked = func(string) {
-		if err := b.Save(ctx, id, []byte("renewed"), now.Add(time.Hour)); err != nil {
-			t.Error(err)
-		}
-	}
-	defer func() { testHookCleanChecked = nil }()
-	if n, err := b.Clean(now); err != nil || n != 0 {
-		t.Fatalf("removed %d, err %v; want 0", n, err)
-	}
-	if got, err := b.Find(ctx, id); err != nil || string(got) != "renewed" {
-		t.Fatalf("after Clean: %q, %v; want the renewed record", got, err)
-	}
-}

@@ -240,19 +240,12 @@ func writeFileAtomic(dir, pattern, path string, data []byte) error {
 }
 
 // expiredEntry reads the expiry header of a session or index file.
-// testHookCleanChecked runs, in tests, between Clean's first look at an
-// expired record and its removal.
-var testHookCleanChecked func(path string)
-
 // removeExpiredRecord removes the record file at path if it is still expired
 // under the record's lock (see lockRecord). An Update holds that lock from
 // its own expiry check to the rename of the renewed record: without it, a
 // record renewed just as it expired could be read as expired here and then
 // removed once renewed, signing its user out early.
 func removeExpiredRecord(path string, now time.Time) bool {
-	if testHookCleanChecked != nil {
-		testHookCleanChecked(path)
-	}
 	unlock, found, err := lockRecord(path)
 	if err != nil || !found {
 		return false
