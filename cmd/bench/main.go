@@ -636,17 +636,14 @@ func (b *bench) phases(ctx context.Context) (*Results, error) {
 // users would be: their records, tokens and pages pass through every cache
 // the app has. It reads each app's memory after, when the caches are full.
 func (b *bench) storeSessions(ctx context.Context, res *Results) error {
-	targets := []struct {
+	type app struct {
 		name string
 		t    *target
 		app  *child
-	}{{"file", b.t, b.app}}
+	}
+	targets := []app{{"file", b.t, b.app}}
 	if b.redisTarget != nil {
-		targets = append(targets, struct {
-			name string
-			t    *target
-			app  *child
-		}{"Redis", b.redisTarget, b.redisApp})
+		targets = append(targets, app{"Redis", b.redisTarget, b.redisApp})
 	}
 	for _, tg := range targets {
 		b.printf("%d new signed-in sessions, %s... ", b.o.stored, tg.name)
