@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"ms-identity-go-webapp/emulator"
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/entra"
 )
 
 // documents collects the HTML documents the tab loads, its frames' too,
@@ -123,7 +123,7 @@ func TestBrowserSingleSignOnAndFrontChannelLogout(t *testing.T) {
 		t.Errorf("the end-session request %s has no logout_hint", out.URL)
 	}
 	isFrame := func(r *network.Response, app string) bool {
-		return strings.HasPrefix(r.URL, app+handlers.FrontChannelLogoutPath+"?sid=")
+		return strings.HasPrefix(r.URL, app+entra.DefaultFrontChannelLogoutPath+"?sid=")
 	}
 	var home *network.Response
 	got := docs.waitFor(t, "both front-channel logouts and the return to the second app", func(got []*network.Response) bool {

@@ -24,9 +24,9 @@ import (
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/emulator/emulatortest"
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/entra"
 	"ms-identity-go-webapp/identity"
-	"ms-identity-go-webapp/internal/app"
+	"ms-identity-go-webapp/internal/httpsserver"
 	"ms-identity-go-webapp/internal/testutil"
 	"ms-identity-go-webapp/session"
 )
@@ -37,7 +37,7 @@ import (
 var redisClientLog = &testutil.SyncBuffer{}
 
 var quietRedisLog = sync.OnceFunc(func() {
-	app.SetRedisLogger(slog.New(slog.NewTextHandler(redisClientLog, nil)))
+	entra.SetRedisLogger(slog.New(slog.NewTextHandler(redisClientLog, nil)))
 })
 
 // redisServer is a redis-server started by the test (internal/testutil).
@@ -165,7 +165,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 				ClientID:              fmt.Sprintf("c0ffee00-0000-4000-a000-%012x", 0xa0+i),
 				ClientSecret:          fmt.Sprintf("secret-of-app-%d-0123456789", i),
 				RedirectURIs:          []string{origin + "/auth/redirect"},
-				FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+				FrontChannelLogoutURL: origin + entra.DefaultFrontChannelLogoutPath,
 			}
 			emuCfg.Apps = append(emuCfg.Apps, reg)
 			env := map[string]string{"CLIENT_ID": reg.ClientID, "CLIENT_SECRET": reg.ClientSecret, "REDIRECT_URI": reg.RedirectURIs[0]}
@@ -206,13 +206,13 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)
 	}
 	// A setting the test set to "" is set but empty (CLIENT_CAPABILITIES=).
-	cfg, err := app.LoadConfigEnv(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
+	cfg, err := loadAppConfig(func(k string) (string, bool) { v, ok := appEnv[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The app's outbound client as main makes it, trusting the test
 	// certificate as the demo trusts the local one.
-	outbound, err := app.OutboundClient(emuSrv.Cert.CertPEM)
+	outbound, err := httpsserver.NewClient(emuSrv.Cert.CertPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		cfg := cfg
 		if override := co.instanceEnv[i]; override != nil {
 			var err error
-			cfg, err = app.LoadConfigEnv(func(k string) (string, bool) {
+			cfg, err = loadAppConfig(func(k string) (string, bool) {
 				if v, ok := override[k]; ok {
 					return v, true
 				}
@@ -269,9 +269,9 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 				t.Fatal(err)
 			}
 		}
-		_, stop := serveApp(t, ln, cfg, app.Options{Logger: logger.With("instance", i), Outbound: outbound}, func(a *app.App) {
+		_, stop := serveApp(t, ln, cfg, appOptions{Logger: logger.With("instance", i), Outbound: outbound}, func(a *sampleApp) {
 			if co.extraRoutes != nil {
-				co.extraRoutes(a.Handler().(chi.Router))
+				co.extraRoutes(a.router)
 			}
 		})
 		c.stopFuncs = append(c.stopFuncs, stop)
@@ -356,14 +356,14 @@ func (c *cluster) storedSession(rdb *redis.Client, cookie string) (s *identity.U
 	if err != nil {
 		return nil, false, err
 	}
-	s, err = handlers.StoredUser(values)
+	s, err = storedUser(values)
 	return s, true, err
 }
 
 // credentialSecrets are the app's certificate password and private key (in
 // the forms a log could show it) and the federated token its file holds
 // now; earlier tokens are among the emulator's issued values.
-func credentialSecrets(t *testing.T, cfg app.Config) []string {
+func credentialSecrets(t *testing.T, cfg appConfig) []string {
 	secrets := []string{cfg.ClientCertificatePassword}
 	if cfg.ClientCertificatePath != "" {
 		data, err := os.ReadFile(cfg.ClientCertificatePath)

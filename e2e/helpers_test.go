@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/tls"
 	"html"
 	"net"
@@ -20,9 +19,17 @@ import (
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/emulator/emulatortest"
-	"ms-identity-go-webapp/internal/app"
+	"ms-identity-go-webapp/entra"
+	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/testutil"
+	"ms-identity-go-webapp/session"
 )
+
+// storedUser decodes the user of a stored session, as entra does: for the
+// tests that read the session store from outside the app.
+func storedUser(values session.Values) (*identity.UserSession, error) {
+	return identity.UnmarshalUserSession(values[entra.UserSessionKey])
+}
 
 // files are the app's templates and static files, read from the source tree:
 // the same files main embeds (embed cannot reach the parent directory).
@@ -34,7 +41,7 @@ type testEnv struct {
 	emu    *emulator.Emulator
 	emuURL string
 	appURL string
-	cfg    app.Config
+	cfg    appConfig
 	logs   *testutil.SyncBuffer
 	client *http.Client // trusts both servers' certificate
 }
@@ -297,42 +304,6 @@ func listen(t testing.TB) net.Listener {
 	return ln
 }
 
-// serveApp builds the app from cfg, as main does (app.New), lets prepare
-// change it (test-only routes), and serves it on ln with app.Serve, over
-// HTTPS with the test certificate, until stop is called; stop returns once
-// the app has stopped and its session store is closed.
-func serveApp(t testing.TB, ln net.Listener, cfg app.Config, opts app.Options, prepare ...func(*app.App)) (a *app.App, stop func()) {
-	t.Helper()
-	if opts.Files == nil {
-		opts.Files = files
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, opts)
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatal(err)
-	}
-	for _, p := range prepare {
-		p(a)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln, testutil.SharedCert().TLS, nil) }()
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serving the app: %v", err)
-		}
-		a.Close()
-	}
-	return a, stop
-}
-
 // newUnconfiguredApp serves the app with no CLIENT_ID or CLIENT_SECRET, as
 // after a fresh clone, over TLS on loopback until the test ends.
 func newUnconfiguredApp(t *testing.T) *appServer {
@@ -341,16 +312,14 @@ func newUnconfiguredApp(t *testing.T) *appServer {
 	// The default REDIRECT_URI names port 5000; the app's own origin keeps
 	// the one-origin redirect out of the way.
 	origin := "https://" + ln.Addr().String()
-	cfg, err := app.LoadConfig(func(k string) string {
-		return map[string]string{
-			"SESSION_SECRET": strings.Repeat("x", 32),
-			"REDIRECT_URI":   origin + "/auth/redirect",
-		}[k]
+	cfg, err := loadAppConfigMap(map[string]string{
+		"SESSION_SECRET": strings.Repeat("x", 32),
+		"REDIRECT_URI":   origin + "/auth/redirect",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, stop := serveApp(t, ln, cfg, app.Options{Outbound: http.DefaultClient})
+	_, stop := serveApp(t, ln, cfg, appOptions{Outbound: http.DefaultClient})
 	t.Cleanup(stop)
 	return &appServer{URL: origin, cert: testutil.SharedCert()}
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
-	"ms-identity-go-webapp/internal/app"
 )
 
 // fromAddr returns a copy of the browser whose connections leave from the
@@ -270,10 +269,10 @@ func TestReadinessWithoutConfiguration(t *testing.T) {
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	env := newTestEnv(t)
 	cfg := env.cfg
-	cfg.TLS = false
-	cfg.TrustedProxies = nil
-	cfg.DrainPeriod = time.Hour // the second signal ends it
-	a, err := app.New(t.Context(), cfg, app.Options{Files: files, Outbound: env.client})
+	cfg.Server.TLS = false
+	cfg.Server.TrustedProxies = nil
+	cfg.Server.DrainPeriod = time.Hour // the second signal ends it
+	a, err := newSampleApp(cfg, appOptions{Outbound: env.client})
 	if err != nil {
 		t.Fatal(err)
 	}

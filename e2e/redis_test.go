@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"ms-identity-go-webapp/internal/app"
 	"ms-identity-go-webapp/session"
 )
 
@@ -136,12 +135,12 @@ func TestRedisDownAtStartUp(t *testing.T) {
 		"SESSION_SECRET": strings.Repeat("x", 32), "SESSION_TYPE": "redis",
 		"REDIS_URL": "redis://:" + password + "@" + addr + "/0",
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := loadAppConfigMap(env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = app.New(t.Context(), cfg, app.Options{Files: files, Outbound: http.DefaultClient})
+	_, err = newSampleApp(cfg, appOptions{Outbound: http.DefaultClient})
 	if err == nil {
 		t.Fatal("the app started without its Redis")
 	}
@@ -155,7 +154,7 @@ func TestRedisDownAtStartUp(t *testing.T) {
 
 	for _, bad := range []string{"http://127.0.0.1:6379", "127.0.0.1:6379", "redis://", "rediss://:" + password + "@/0"} {
 		env["REDIS_URL"] = bad
-		_, err := app.LoadConfig(func(k string) string { return env[k] })
+		_, err := loadAppConfigMap(env)
 		if err == nil || !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error(), password) {
 			t.Errorf("REDIS_URL=%q: %v", bad, err)
 		}

@@ -14,14 +14,14 @@ import (
 	"testing"
 
 	"ms-identity-go-webapp/emulator"
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/entra"
 )
 
 // withFrontChannelLogout registers the app's front-channel logout URL with
 // the emulator, on the origin of REDIRECT_URI.
 func withFrontChannelLogout() envOption {
 	return func(emu *emulator.Config, appEnv map[string]string) {
-		emu.FrontChannelLogoutURL = strings.TrimSuffix(appEnv["REDIRECT_URI"], "/auth/redirect") + handlers.FrontChannelLogoutPath
+		emu.FrontChannelLogoutURL = strings.TrimSuffix(appEnv["REDIRECT_URI"], "/auth/redirect") + entra.DefaultFrontChannelLogoutPath
 	}
 }
 
@@ -185,10 +185,10 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 	// Nobody and nothing for an unknown or a missing sid, and the same
 	// answer as for a real one: the URL is no oracle of sids in use.
 	anon := c.instances[0].newBrowser()
-	unknown := anon.get(c.on(1, handlers.FrontChannelLogoutPath+"?sid=5b7e1c0a-0000-4000-a000-000000000000"))
+	unknown := anon.get(c.on(1, entra.DefaultFrontChannelLogoutPath+"?sid=5b7e1c0a-0000-4000-a000-000000000000"))
 	assertStatus(t, unknown, http.StatusOK)
-	assertStatus(t, anon.get(c.on(1, handlers.FrontChannelLogoutPath)), http.StatusOK)
-	assertStatus(t, anon.get(c.on(1, handlers.FrontChannelLogoutPath+"?sid="+strings.Repeat("x", 5000))), http.StatusOK)
+	assertStatus(t, anon.get(c.on(1, entra.DefaultFrontChannelLogoutPath)), http.StatusOK)
+	assertStatus(t, anon.get(c.on(1, entra.DefaultFrontChannelLogoutPath+"?sid="+strings.Repeat("x", 5000))), http.StatusOK)
 	if n := stored(); n != 4 {
 		t.Errorf("unknown sids changed what is stored: %d things, want 4", n)
 	}
@@ -198,10 +198,10 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 	// page frames this app's front-channel logout URL with her sid; the
 	// iframe carries none of the app's cookies.
 	frames := signOutAtProvider(t, alice, c.on(0, "/"))
-	if len(frames) != 1 || !strings.HasPrefix(frames[0], c.on(0, handlers.FrontChannelLogoutPath+"?sid=")) {
+	if len(frames) != 1 || !strings.HasPrefix(frames[0], c.on(0, entra.DefaultFrontChannelLogoutPath+"?sid=")) {
 		t.Fatalf("the signed-out page frames %q, want this app's front-channel logout URL", frames)
 	}
-	sid := strings.TrimPrefix(frames[0], c.on(0, handlers.FrontChannelLogoutPath+"?sid="))
+	sid := strings.TrimPrefix(frames[0], c.on(0, entra.DefaultFrontChannelLogoutPath+"?sid="))
 	frame := c.instances[0].newBrowser().get(frames[0])
 	assertStatus(t, frame, http.StatusOK)
 	assertContains(t, frame, "<h1>Signed out</h1>")

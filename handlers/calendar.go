@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"ms-identity-go-webapp/entra"
 )
 
 // calendarQuery is what the page asks /me/events for when CALENDAR_ENDPOINT
@@ -72,23 +74,23 @@ func (d graphDateTime) time() (time.Time, string, bool) {
 // calendar calls Graph /me/events with the token requireScopes got from the
 // user's token cache and lists the events that have not ended yet, soonest
 // first; Graph's JSON is on the page too, folded.
-func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
-	token, ok := tokenFrom(r.Context())
+func (h *Handlers) calendar(w http.ResponseWriter, r *http.Request) error {
+	token, ok := entra.TokenFrom(r.Context())
 	if !ok {
-		return errors.New("handlers: /calendar is served without requireScopes")
+		return errors.New("handlers: /calendar is served without ScopesRequired")
 	}
-	endpoint := app.CalendarEndpoint
+	endpoint := h.cfg.Graph.URL(h.cfg.CalendarEndpoint)
 	if u, err := url.Parse(endpoint); err == nil && u.RawQuery == "" {
 		u.RawQuery = calendarQuery.Encode()
 		endpoint = u.String()
 	}
-	body, err := app.callGraphAt(r.Context(), endpoint, token.AccessToken)
+	body, err := h.auth.CallAPI(r, h.cfg.Graph, endpoint)
 	if err != nil {
 		return err
 	}
 	var answer graphEvents
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return &graphError{detail: "Microsoft Graph answered /me/events with something that is not a list of events."}
+		return entra.APIError(h.cfg.Graph, "Microsoft Graph answered /me/events with something that is not a list of events.")
 	}
 	pretty, _ := prettyJSON(body) // it parsed above
 
@@ -96,7 +98,7 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 		start time.Time
 		event Event
 	}
-	now := app.now()
+	now := h.now()
 	var upcoming []dated
 	for _, v := range answer.Value {
 		start, zone, ok1 := v.Start.time()
@@ -113,7 +115,7 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 		}})
 	}
 	slices.SortStableFunc(upcoming, func(a, b dated) int { return a.start.Compare(b.start) })
-	data := app.newTemplateData(r)
+	data := h.newTemplateData(r)
 	for _, d := range upcoming[:min(len(upcoming), maxCalendarEvents)] {
 		data.Events = append(data.Events, d.event)
 	}
@@ -122,9 +124,9 @@ func (app *Application) calendar(w http.ResponseWriter, r *http.Request) error {
 		data.GraphEndpoint = readable // "$orderby=start/dateTime desc", not "%24orderby=…"
 	}
 	data.GraphJSON = pretty
-	data.Permissions = describeScopes(app.CalendarScopes)
+	data.Permissions = entra.DescribeScopes(h.cfg.CalendarScopes)
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(now)/time.Second))
-	return app.render(w, http.StatusOK, "calendar", data)
+	return h.render(w, http.StatusOK, "calendar", &data)
 }
 
 // eventWhen says when an event takes place, for people.

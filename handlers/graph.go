@@ -4,111 +4,35 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"hash/maphash"
 	"html/template"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/entra"
 	"ms-identity-go-webapp/internal/bounded"
 )
 
-// maxGraphResponse bounds what is read from Graph for one page.
-const maxGraphResponse = 1 << 20
-
-// graph gets an access token silently from the user's token cache (MSAL
-// refreshes it when it is within five minutes of expiry), calls the Graph
-// endpoint and shows its JSON.
-func (app *Application) graph(w http.ResponseWriter, r *http.Request) error {
-	user := userFrom(r.Context())
-	token, err := app.Identity.AcquireToken(r.Context(), user, nil)
-	if errors.Is(err, identity.ErrInteractionRequired) {
-		// The refresh token is gone or was rejected: sign in again and
-		// come back here.
-		user.SignOut()
-		return app.startSignIn(w, r, r.URL.RequestURI())
-	}
-	if err != nil {
-		return err
-	}
-
-	body, err := app.callGraph(r.Context(), token.AccessToken)
+// graph shows Graph's /me for the signed-in user, with the access token
+// ScopesRequired got from their token cache (MSAL refreshes it when it is
+// within five minutes of expiry), and how long that token stays valid.
+func (h *Handlers) graph(w http.ResponseWriter, r *http.Request) error {
+	body, err := h.auth.CallAPI(r, h.cfg.Graph, h.cfg.MeEndpoint)
 	if err != nil {
 		return err
 	}
 	pretty, err := prettyJSONs.get(body)
 	if err != nil {
-		return &graphError{detail: "Microsoft Graph answered with something that is not JSON."}
+		return entra.APIError(h.cfg.Graph, "Microsoft Graph answered with something that is not JSON.")
 	}
-	data := app.newTemplateData(r)
-	data.GraphEndpoint = app.GraphEndpoint
+	token, _ := entra.TokenFrom(r.Context())
+	data := h.newTemplateData(r)
+	data.GraphEndpoint = h.cfg.Graph.URL(h.cfg.MeEndpoint)
 	data.GraphJSON = pretty
-	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(app.now())/time.Second))
-	return app.render(w, http.StatusOK, "graph", data)
-}
-
-// callGraph calls the Graph endpoint with the access token, within the
-// configured timeout.
-func (app *Application) callGraph(ctx context.Context, accessToken string) ([]byte, error) {
-	return app.callGraphAt(ctx, app.GraphEndpoint, accessToken)
-}
-
-// callGraphAt calls a Graph endpoint (/me, /me/events) with the access
-// token, within the configured timeout.
-func (app *Application) callGraphAt(ctx context.Context, endpoint, accessToken string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, app.GraphTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	resp, err := app.GraphClient.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &graphError{status: http.StatusGatewayTimeout,
-				detail: fmt.Sprintf("Microsoft Graph did not answer within %s.", app.GraphTimeout)}
-		}
-		return nil, &graphError{status: http.StatusBadGateway, detail: "Microsoft Graph could not be reached.", err: err}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphResponse))
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &graphError{status: http.StatusGatewayTimeout,
-				detail: fmt.Sprintf("Microsoft Graph did not finish answering within %s.", app.GraphTimeout)}
-		}
-		return nil, &graphError{status: http.StatusBadGateway, detail: "Reading Microsoft Graph's answer failed.", err: err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		detail := fmt.Sprintf("Microsoft Graph answered %s.", resp.Status)
-		var ge struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &ge) == nil && ge.Error.Code != "" {
-			detail = fmt.Sprintf("Microsoft Graph answered %s: %s: %s", resp.Status, ge.Error.Code, ge.Error.Message)
-		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			// Continuous Access Evaluation: a claims challenge, which
-			// serveError answers with a new sign-in (challenge.go).
-			endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
-			if err := challengeFrom(resp, endpoint, graphAPIError(ge.Error)); err != nil {
-				return nil, err
-			}
-		}
-		return nil, &graphError{status: http.StatusBadGateway, detail: detail}
-	}
-	return body, nil
+	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(h.now())/time.Second))
+	return h.render(w, http.StatusOK, "graph", &data)
 }
 
 // prettyJSONs remembers the pages' indented JSON: Graph answers a user's

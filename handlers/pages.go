@@ -9,14 +9,21 @@ import (
 	"sort"
 	"strings"
 
-	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/entra"
 )
 
-func (app *Application) index(w http.ResponseWriter, r *http.Request) error {
+func (h *Handlers) index(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Path != "/" {
-		return errNotFound
+		return entra.ErrNotFound
 	}
-	return app.render(w, http.StatusOK, "index", app.newTemplateData(r))
+	data := h.newTemplateData(r)
+	return h.render(w, http.StatusOK, "index", &data)
+}
+
+// Claim is one ID token claim, formatted for a page.
+type Claim struct {
+	Name  string
+	Value string
 }
 
 // hiddenClaims are the claims the Python sample's /token_details skips:
@@ -24,7 +31,7 @@ func (app *Application) index(w http.ResponseWriter, r *http.Request) error {
 var hiddenClaims = map[string]bool{"iat": true, "exp": true, "nbf": true, "uti": true, "aio": true}
 
 // claimList formats the ID token's claims for a page, sorted by name.
-func claimList(c identity.Claims) []Claim {
+func claimList(c map[string]any) []Claim {
 	list := make([]Claim, 0, len(c))
 	for name, v := range c {
 		if hiddenClaims[name] {
@@ -53,15 +60,24 @@ func claimValue(v any) string {
 	return string(b)
 }
 
-func (app *Application) tokenDetails(w http.ResponseWriter, r *http.Request) error {
-	data := app.newTemplateData(r)
-	data.Claims = claimList(userFrom(r.Context()).Claims)
-	return app.render(w, http.StatusOK, "token_details", data)
+func (h *Handlers) tokenDetails(w http.ResponseWriter, r *http.Request) error {
+	data := h.newTemplateData(r)
+	data.Claims = claimsOf(r)
+	return h.render(w, http.StatusOK, "token_details", &data)
 }
 
-func (app *Application) admin(w http.ResponseWriter, r *http.Request) error {
-	data := app.newTemplateData(r)
-	data.Claims = claimList(userFrom(r.Context()).Claims)
-	data.AdminRole = app.AdminRole
-	return app.render(w, http.StatusOK, "admin", data)
+func (h *Handlers) admin(w http.ResponseWriter, r *http.Request) error {
+	data := h.newTemplateData(r)
+	data.Claims = claimsOf(r)
+	data.AdminRole = h.cfg.AdminRole
+	return h.render(w, http.StatusOK, "admin", &data)
+}
+
+// claimsOf lists the claims of the signed-in user's ID token.
+func claimsOf(r *http.Request) []Claim {
+	user, ok := entra.UserFrom(r.Context())
+	if !ok {
+		return nil
+	}
+	return claimList(user.Claims())
 }

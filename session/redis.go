@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -235,4 +237,20 @@ func (b *RedisBackend) Unindex(ctx context.Context, key, id string) error {
 // and closes: tests use it to read what the app stored.
 func NewRedisBackendFromClient(client *redis.Client) *RedisBackend {
 	return &RedisBackend{client: client}
+}
+
+// SetRedisLogger sends what go-redis reports about connection trouble
+// (Redis down, reconnecting) through its package-wide logger to logger, as
+// warnings.
+func SetRedisLogger(logger *slog.Logger) { redis.SetLogger(redisLogger{logger}) }
+
+// redisLogger passes go-redis's messages to the app's log as warnings.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if !strings.HasPrefix(msg, "redis:") {
+		msg = "redis: " + msg
+	}
+	l.logger.WarnContext(ctx, msg)
 }

@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/entra"
+	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/session"
 )
 
@@ -98,8 +99,8 @@ func decodeSession(path, secret, dump string) (SessionContent, error) {
 	if err != nil {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)
 	}
-	raw := values[handlers.UserSessionKey]
-	user, err := handlers.StoredUser(values)
+	raw := values[entra.UserSessionKey]
+	user, err := identity.UnmarshalUserSession(raw)
 	if err != nil {
 		return SessionContent{}, fmt.Errorf("decoding %s: %w", filepath.Base(path), err)
 	}

@@ -10,8 +10,10 @@ package forwarded
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -266,4 +268,23 @@ func splitOutsideQuotes(s string, sep byte) []string {
 		}
 	}
 	return append(parts, s[start:])
+}
+
+// CanonicalOrigin lowercases an origin and drops its scheme's default port,
+// so that https://App.example.com:443 and https://app.example.com compare
+// equal. It returns "" for anything that is not scheme://host[:port].
+func CanonicalOrigin(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return ""
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if h, port, err := net.SplitHostPort(host); err == nil &&
+		(scheme == "https" && port == "443" || scheme == "http" && port == "80") {
+		host = h
+		if strings.Contains(h, ":") {
+			host = "[" + h + "]"
+		}
+	}
+	return scheme + "://" + host
 }

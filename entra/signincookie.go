@@ -1,0 +1,139 @@
+// Sign-in cookies: each sign-in in progress (state, nonce, PKCE verifier, return path) in a sealed cookie of its own, so that nothing is stored on the server before someone has signed in.
+
+package entra
+
+import (
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strings"
+
+	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/reqstate"
+)
+
+// signInCookiePrefix starts the name of every sign-in cookie; the rest is
+// the first characters of the sign-in's state, so that the callback finds
+// its cookie by the state Entra ID sends back. __Host-: only this origin,
+// over HTTPS, can set one, so no sibling subdomain can plant a sign-in.
+const signInCookiePrefix = "__Host-signin-"
+
+const (
+	// signInNameChars is how much of the state names the cookie: 96 bits.
+	signInNameChars = 16
+	// maxSignIns is how many sign-ins a browser keeps in progress at once
+	// (tabs); starting one more drops the oldest.
+	maxSignIns = 5
+	// maxSignInNext bounds the return path a sign-in remembers; a longer
+	// one returns to the home page. With it, maxSignIns cookies together
+	// stay under 4 KB (TestSignInCookiesStayUnder4KB).
+	maxSignInNext = 320
+	// maxSignInCookie is the longest cookie value opened at all.
+	maxSignInCookie = 1024
+)
+
+// signInCookieName returns the cookie name for a state, "" when the state
+// cannot be one this app made (too short, or characters base64url has not).
+func signInCookieName(state string) string {
+	if len(state) < signInNameChars {
+		return ""
+	}
+	name := state[:signInNameChars]
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return ""
+		}
+	}
+	return signInCookiePrefix + name
+}
+
+// signInCookie returns a sign-in cookie with the attributes they all have:
+// HTTPS only, out of reach of scripts, and Lax, not Strict: the browser
+// must send it when Entra ID redirects back to the a. It lives as long as
+// a sign-in may take.
+func signInCookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+// keepSignIn sets the cookie of a sign-in that has just started, sealed
+// (AES-GCM, bound to the cookie's name). It drops the browser's sign-in
+// cookies that do not open, and the oldest beyond maxSignIns.
+func (a *Auth) keepSignIn(w http.ResponseWriter, r *http.Request, flow identity.Flow) error {
+	type pending struct {
+		name string
+		flow identity.Flow
+	}
+	var open []pending
+	for _, c := range r.Cookies() {
+		if !strings.HasPrefix(c.Name, signInCookiePrefix) {
+			continue
+		}
+		if f, ok := a.openSignIn(c); ok {
+			open = append(open, pending{c.Name, f})
+		} else {
+			http.SetCookie(w, signInCookie(c.Name, "", -1))
+		}
+	}
+	slices.SortFunc(open, func(a, b pending) int { return a.flow.Created.Compare(b.flow.Created) })
+	for len(open) >= maxSignIns {
+		http.SetCookie(w, signInCookie(open[0].name, "", -1))
+		open = open[1:]
+	}
+
+	if len(flow.Next) > maxSignInNext {
+		flow.Next = "/"
+	}
+	name := signInCookieName(flow.State)
+	data, err := flow.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	value := base64.RawURLEncoding.EncodeToString(a.signIns.Seal(data, []byte(name)))
+	http.SetCookie(w, signInCookie(name, value, int(identity.FlowTTL.Seconds())))
+	return nil
+}
+
+// takeSignIn returns the sign-in this browser started with state, and
+// deletes its cookie: a sign-in is used once, whatever its outcome. It
+// returns nil when there is none, or its cookie does not open (tampered,
+// sealed with a secret this app does not know, oversized); the callback then
+// refuses the response.
+func (a *Auth) takeSignIn(w http.ResponseWriter, r *http.Request, state string) *identity.Flow {
+	name := signInCookieName(state)
+	if name == "" {
+		return nil
+	}
+	c, err := r.Cookie(name)
+	if err != nil {
+		return nil
+	}
+	http.SetCookie(w, signInCookie(name, "", -1))
+	flow, ok := a.openSignIn(c)
+	if !ok {
+		a.logger.Info("sign-in cookie unusable: tampered, oversized or sealed with another secret",
+			"request_id", reqstate.ID(r.Context()))
+		return nil
+	}
+	return &flow
+}
+
+// openSignIn opens a sign-in cookie.
+func (a *Auth) openSignIn(c *http.Cookie) (identity.Flow, bool) {
+	if len(c.Value) > maxSignInCookie {
+		return identity.Flow{}, false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return identity.Flow{}, false
+	}
+	data, _, err := a.signIns.Open(sealed, []byte(c.Name))
+	if err != nil {
+		return identity.Flow{}, false
+	}
+	flow, err := identity.UnmarshalFlow(data)
+	if err != nil || signInCookieName(flow.State) != c.Name {
+		return identity.Flow{}, false
+	}
+	return flow, true
+}

@@ -1,0 +1,200 @@
+// Package handlers serves the sample's own pages: home, /graph, /calendar,
+// /admin and /token_details, and their rendering. Sign-in, sessions and the
+// gates in front of the pages come from package entra.
+package handlers
+
+import (
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"ms-identity-go-webapp/entra"
+	"ms-identity-go-webapp/internal/webpage"
+)
+
+// Config is the sample's own settings (app_config.go reads them).
+type Config struct {
+	// Graph is Microsoft Graph: its base URL and the scopes of /graph.
+	Graph entra.API
+	// MeEndpoint is what /graph calls (GRAPH_ENDPOINT; default Graph's
+	// /me), and CalendarEndpoint what /calendar calls with a token for
+	// CalendarScopes (CALENDAR_ENDPOINT; default Graph's /me/events).
+	MeEndpoint, CalendarEndpoint string
+	CalendarScopes               []string
+	// AdminRole is the app role /admin requires (ADMIN_ROLE).
+	AdminRole string
+	// AdminAuthContext, when set, is the authentication context /admin
+	// requires in the ID token's acrs claim (ADMIN_AUTH_CONTEXT, e.g. c1).
+	AdminAuthContext string
+	// Demo is true when the app signs in against the local emulator: the
+	// pages say so.
+	Demo bool
+}
+
+// Handlers serves the pages; its methods are the handlers.
+type Handlers struct {
+	cfg   Config
+	files fs.FS
+	auth  *entra.Auth
+	pages *webpage.Set
+	now   func() time.Time
+}
+
+// New parses the pages in files (templates/*.html) for auth's pages, or,
+// with a nil auth, for the configuration page alone.
+func New(auth *entra.Auth, cfg Config, files fs.FS) (*Handlers, error) {
+	pages, err := webpage.ParseGlob(files, "templates/base.html", "templates/*.html", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Handlers{cfg: cfg, files: files, auth: auth, pages: pages, now: time.Now}, nil
+}
+
+// Handler is the whole app inside the server's middleware: the static
+// files, and the pages behind the sign-in (Routes). With sign-in settings
+// missing, every page is the configuration page instead.
+func (h *Handlers) Handler(missing []string) http.Handler {
+	static, _ := fs.Sub(h.files, "static")
+	r := chi.NewRouter()
+	if len(missing) > 0 {
+		configPage := h.configProblems(missing)
+		r.Handle("/static/*", http.StripPrefix("/static/", Static(static, configPage.ServeHTTP)))
+		r.Handle("/*", configPage)
+		return r
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) { h.auth.ServeError(w, r, entra.ErrNotFound) }
+	r.Handle("/static/*", http.StripPrefix("/static/", Static(static, notFound)))
+	r.Mount("/", h.Routes())
+	return r
+}
+
+// ServeError answers a request with entra's page for err; without sign-in
+// settings, with the configuration page.
+func (h *Handlers) ServeError(w http.ResponseWriter, r *http.Request, err error) {
+	if h.auth == nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h.auth.ServeError(w, r, err)
+}
+
+// Routes are the sample's pages and the gates in front of them, in one
+// place, inside the sign-in's middleware.
+func (h *Handlers) Routes() http.Handler {
+	auth := h.auth
+	r := chi.NewRouter()
+	// HEAD gets what GET would, without the body: link checkers and
+	// monitors send it. (chi's GetHead looks routes up in the router that
+	// mounts this one, which takes every method.)
+	r.Use(headAsGet)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { auth.ServeError(w, r, entra.ErrNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		auth.ServeError(w, r, &entra.HTTPError{Status: http.StatusMethodNotAllowed, Heading: "Method not allowed",
+			Message: "This page does not accept " + r.Method + " requests."})
+	})
+
+	r.Get("/", h.handle(h.index))
+	r.With(auth.LoginRequired).Get("/token_details", h.handle(h.tokenDetails))
+	r.With(auth.ScopesRequired(h.cfg.Graph.Scopes...)).Get("/graph", h.handle(h.graph))
+	// Asks for Calendars.Read only when the user first opens it.
+	r.With(auth.ScopesRequired(h.cfg.CalendarScopes...)).Get("/calendar", h.handle(h.calendar))
+	// The step-up comes first: a user without the role steps up too, and
+	// then gets the 403.
+	r.With(auth.AuthContextRequired(h.cfg.AdminAuthContext), auth.RolesRequired(h.cfg.AdminRole)).Get("/admin", h.handle(h.admin))
+	return auth.Middleware(r)
+}
+
+// headAsGet routes HEAD to the GET route of the path.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.Method == http.MethodHead {
+			rctx.RouteMethod = http.MethodGet
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Static serves the embedded CSS and images. They change only with a new
+// build, so browsers may keep them for an hour. A missing file or a
+// directory gets notFound, not a listing or a plain-text 404.
+func Static(fsys fs.FS, notFound http.HandlerFunc) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if info, err := fs.Stat(fsys, name); name == "" || err != nil || info.IsDir() {
+			notFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// configProblems answers every page with the configuration page: what the
+// app lacks before it can sign anyone in.
+func (h *Handlers) configProblems(problems []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		data := templateData{ConfigProblems: problems}
+		data.App = Layout(h.cfg)(r)
+		if err := h.pages.Render(w, http.StatusServiceUnavailable, "config_error", &data, data.Layout); err != nil {
+			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		}
+	})
+}
+
+// handle adapts a handler that returns an error: the error becomes
+// entra's page for it.
+func (h *Handlers) handle(f func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			h.auth.ServeError(w, r, err)
+		}
+	}
+}
+
+// layout is what the sample's layout shows besides the user (entra.Layout's
+// App): the demo banner, the year and the versions in the footer.
+type layout struct {
+	Demo                    bool
+	Year                    int
+	AppVersion, MSALVersion string
+}
+
+// Layout returns what the layout shows of a request besides the user
+// (entra.Config.LayoutData).
+func Layout(cfg Config) func(*http.Request) any {
+	return func(*http.Request) any {
+		return layout{Demo: cfg.Demo, Year: time.Now().Year(), AppVersion: versions.app, MSALVersion: versions.msal}
+	}
+}
+
+// templateData is the data of the sample's pages: entra's (the layout, the
+// request id) and each page's own fields.
+type templateData struct {
+	entra.Page
+
+	ConfigProblems []string
+
+	GraphEndpoint  string
+	GraphJSON      template.HTML // indented and escaped by prettyJSON
+	TokenExpiresIn int64
+
+	Claims    []Claim
+	AdminRole string
+
+	Events []Event // calendar.go
+}
+
+func (h *Handlers) newTemplateData(r *http.Request) templateData {
+	return templateData{Page: h.auth.Page(r)}
+}
+
+// render writes a page; nothing is written when it returns an error.
+func (h *Handlers) render(w http.ResponseWriter, status int, page string, data *templateData) error {
+	return h.pages.Render(w, status, page, data, data.Layout)
+}
