@@ -417,3 +417,41 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		t.Errorf("HEAD /no-such-page: %d, want 404", p.status)
 	}
 }
+
+// A protected page asked for by a script gets 401, not a redirect to a
+// sign-in page the script cannot follow: fetch() sends Sec-Fetch-Mode cors,
+// an API client asks for JSON. A page navigation, and a request with no such
+// sign (curl, Go's client), still starts the sign-in. The 401 starts no
+// sign-in: it sets no sign-in cookie.
+func TestScriptGets401(t *testing.T) {
+	env := newTestEnv(t)
+	for _, tt := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"fetch", map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"}, http.StatusUnauthorized},
+		{"JSON client", map[string]string{"Accept": "application/json"}, http.StatusUnauthorized},
+		{"navigation", map[string]string{"Sec-Fetch-Mode": "navigate", "Accept": "text/html,application/json;q=0.9"}, http.StatusFound},
+		{"no sign", nil, http.StatusFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := env.newBrowser()
+			for _, path := range []string{"/graph", "/admin", "/token_details", "/calendar"} {
+				req, _ := http.NewRequest(http.MethodGet, env.appURL+path, nil)
+				for k, v := range tt.header {
+					req.Header.Set(k, v)
+				}
+				p := b.do(req)
+				assertStatus(t, p, tt.want)
+				setsSignIn := strings.Contains(strings.Join(p.header.Values("Set-Cookie"), "\n"), "__Host-signin-")
+				if tt.want == http.StatusUnauthorized && (p.location != "" || setsSignIn) {
+					t.Errorf("%s: 401 with Location %q, sign-in cookie set %v", path, p.location, setsSignIn)
+				}
+				if tt.want == http.StatusUnauthorized {
+					assertContains(t, p, "Sign-in required")
+				}
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func New(cfg Config) (*Auth, error) {
 		redirectPath:   cfg.RedirectPath(),
 		identityOrigin: forwarded.CanonicalOrigin(originOf(cfg.Authority)),
 	}
-	a.frontChannelCSP = FrontChannelCSP(a.identityOrigin)
+	a.frontChannelCSP = frontChannelCSPFor(a.identityOrigin)
 	a.crossOrigin = http.NewCrossOriginProtection()
 	// Behind a proxy that does not pass the Host header on, a browser
 	// without Sec-Fetch-Site still sends this Origin.
@@ -408,9 +408,9 @@ func ContentSecurityPolicy(idp, frameAncestors string) string {
 		"form-action " + formAction + "; frame-ancestors " + frameAncestors + "; base-uri 'none'"
 }
 
-// FrontChannelCSP is the front-channel logout page's policy: the identity
+// frontChannelCSPFor is the front-channel logout page's policy: the identity
 // provider alone may frame it.
-func FrontChannelCSP(idp string) string {
+func frontChannelCSPFor(idp string) string {
 	if idp == "" {
 		return ContentSecurityPolicy("", "'none'")
 	}

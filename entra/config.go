@@ -115,6 +115,7 @@ type ConfigError struct {
 	Invalid []error
 }
 
+// Error lists the settings at fault, malformed first, in one line.
 func (e *ConfigError) Error() string {
 	var lines []string
 	for _, err := range e.Invalid {

@@ -39,6 +39,7 @@ type HTTPError struct {
 	Err     error  // the cause, for the log
 }
 
+// Error is the status, heading, detail and cause, for the log.
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("%d %s", e.Status, e.Heading)
 	if e.Detail != "" {
@@ -50,6 +51,7 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
+// Unwrap returns the cause.
 func (e *HTTPError) Unwrap() error { return e.Err }
 
 // AuthError is a sign-in that failed for a reason the user can be told

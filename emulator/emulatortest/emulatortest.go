@@ -51,17 +51,28 @@ type Server struct {
 // emulator's faults do not offer.
 func NewServer(t testing.TB, cfg emulator.Config, middleware ...func(http.Handler) http.Handler) *Server {
 	t.Helper()
+	s, err := Start(cfg, middleware...)
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer for a caller without a testing.TB (an Example, a
+// program of its own): it returns the error, and the caller calls Close.
+func Start(cfg emulator.Config, middleware ...func(http.Handler) http.Handler) (*Server, error) {
 	cert := testutil.SharedCert()
 	if cfg.SigningKey == nil {
 		cfg.SigningKey = testutil.SigningKey()
 	}
 	emu, err := emulator.New(cfg)
 	if err != nil {
-		t.Fatalf("emulator: %v", err)
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("emulator: %v", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{Emulator: emu, URL: "https://" + ln.Addr().String(), Cert: cert, ln: ln, cancel: cancel, done: make(chan struct{})}
@@ -79,8 +90,7 @@ func NewServer(t testing.TB, cfg emulator.Config, middleware ...func(http.Handle
 		// apps waiting on them can stop too.
 		srv.Close()
 	}()
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Authority is the emulator's authority URL for the default tenant.
