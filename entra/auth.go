@@ -27,11 +27,13 @@ type Auth struct {
 	logger   *slog.Logger
 	identity *identity.Client
 	sessions *session.Store
-	signIns  *session.Sealer // seals the sign-in cookies (signin.go)
-	users    identity.SessionDecoder
-	pages    *webpage.Set
-	outbound *http.Client
-	now      func() time.Time
+	signIns  *session.Sealer // seals the sign-in cookies (signincookie.go)
+	// usedSignIns refuses a sign-in cookie that comes back twice.
+	usedSignIns usedSignIns
+	users       identity.SessionDecoder
+	pages       *webpage.Set
+	outbound    *http.Client
+	now         func() time.Time
 
 	redirectPath string
 	// csp is the Content-Security-Policy of the front-channel logout page,

@@ -3,10 +3,13 @@
 package entra
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/reqstate"
@@ -115,7 +118,73 @@ func (a *Auth) takeSignIn(w http.ResponseWriter, r *http.Request, state string) 
 			"request_id", reqstate.ID(r.Context()))
 		return nil
 	}
+	if !a.usedSignIns.first(flow.State, flow.Created.Add(identity.FlowTTL), a.now()) {
+		// A copy of the cookie, replayed: the browser's own was deleted
+		// when it came back. Each replay would otherwise cost a token
+		// request made with the app's credential.
+		a.logger.Warn("sign-in cookie used again; refused without asking the identity provider",
+			"request_id", reqstate.ID(r.Context()))
+		return nil
+	}
 	return &flow
+}
+
+// maxUsedSignIns bounds how many used sign-ins an instance remembers until
+// their cookies expire: 100,000 of about 50 bytes, 5 MB at most. Beyond
+// that, the oldest-looking are forgotten first (those that expire first).
+const maxUsedSignIns = 100_000
+
+// usedSignIns are the sign-ins whose cookie came back, by a hash of their
+// state, until their cookie expires: a sign-in cookie drives at most one
+// token request on an instance. Nothing of it is stored outside memory, so
+// anonymous requests still store nothing.
+type usedSignIns struct {
+	mu   sync.Mutex
+	seen map[[32]byte]time.Time // until when a replay is refused
+}
+
+// first reports whether the sign-in with state is used for the first time,
+// and remembers it until expires.
+func (u *usedSignIns) first(state string, expires, now time.Time) bool {
+	k := sha256.Sum256([]byte(state))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if until, ok := u.seen[k]; ok && now.Before(until) {
+		return false
+	}
+	if u.seen == nil {
+		u.seen = make(map[[32]byte]time.Time)
+	}
+	if len(u.seen) >= maxUsedSignIns {
+		u.forget(now)
+	}
+	u.seen[k] = expires
+	return true
+}
+
+// forget drops the expired entries, and then, while there are still too
+// many, those that expire soonest.
+func (u *usedSignIns) forget(now time.Time) {
+	for k, until := range u.seen {
+		if !now.Before(until) {
+			delete(u.seen, k)
+		}
+	}
+	if len(u.seen) < maxUsedSignIns {
+		return
+	}
+	type entry struct {
+		k     [32]byte
+		until time.Time
+	}
+	all := make([]entry, 0, len(u.seen))
+	for k, until := range u.seen {
+		all = append(all, entry{k, until})
+	}
+	slices.SortFunc(all, func(a, b entry) int { return a.until.Compare(b.until) })
+	for _, e := range all[:len(all)-maxUsedSignIns*9/10] {
+		delete(u.seen, e.k)
+	}
 }
 
 // openSignIn opens a sign-in cookie.
