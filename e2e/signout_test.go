@@ -202,7 +202,17 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 		t.Fatalf("the signed-out page frames %q, want this app's front-channel logout URL", frames)
 	}
 	sid := strings.TrimPrefix(frames[0], c.on(0, entra.DefaultFrontChannelLogoutPath+"?sid="))
-	frame := c.instances[0].newBrowser().get(frames[0])
+	// With an iss that names another issuer, nothing ends, behind the
+	// same answer: only the tenant's own issuer may end its sessions.
+	for _, iss := range []string{"https://login.evil.example/" + emulator.DefaultTenant + "/v2.0", c.instances[0].emuURL + "/other-tenant/v2.0", ""} {
+		p := anon.get(frames[0] + "&iss=" + url.QueryEscape(iss))
+		assertStatus(t, p, http.StatusOK)
+		if p.body != unknown.body {
+			t.Errorf("iss=%q: the answer differs from the one for an unknown sid", iss)
+		}
+		signedIn(t, alice, c.on(1, "/"), "Alice Smith")
+	}
+	frame := c.instances[0].newBrowser().get(frames[0] + "&iss=" + url.QueryEscape(c.instances[0].emuURL+"/"+emulator.DefaultTenant+"/v2.0"))
 	assertStatus(t, frame, http.StatusOK)
 	assertContains(t, frame, "<h1>Signed out</h1>")
 	if frame.body != unknown.body {

@@ -125,19 +125,24 @@ func sidIndex(sid string) string {
 
 // frontChannelLogout answers GET /auth/frontchannel-logout?sid=..., which
 // the identity provider's signed-out page loads in a hidden iframe when the
-// user signs out of it, here or in another a. The browser sends no
+// user signs out of it, here or in another app. The browser sends no
 // SameSite=Lax cookie into that cross-site frame, so the sessions to end are
 // found on the server, by the sid they signed in with (session.SetIndex in
 // authRedirect). Whether or not a session ended, and for a missing or
 // unknown sid, the answer is the same 200 page: it tells nobody whether a
 // sid is in use. Only the identity provider may frame it.
+//
+// Entra sends no iss, and the sid alone is enough (OpenID Connect
+// Front-Channel Logout 1.0). When an iss is there, though, it must be the
+// tenant's issuer: a sid of another issuer's session ends nothing here.
 func (a *Auth) frontChannelLogout(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	h.Set("Content-Security-Policy", a.frontChannelCSP)
 	// X-Frame-Options cannot allow one origin; frame-ancestors does, and
 	// browsers that know it ignore X-Frame-Options anyway.
 	h.Del("X-Frame-Options")
-	if sid := r.URL.Query().Get("sid"); sid != "" && len(sid) <= maxSIDLength {
+	q := r.URL.Query()
+	if sid := q.Get("sid"); sid != "" && len(sid) <= maxSIDLength && a.ourIssuer(r, q) {
 		n, err := a.sessions.DeleteIndexed(r.Context(), sidIndex(sid))
 		if err != nil {
 			return err
@@ -148,6 +153,25 @@ func (a *Auth) frontChannelLogout(w http.ResponseWriter, r *http.Request) error 
 	}
 	data := a.Page(r)
 	return a.render(w, http.StatusOK, "frontchannel_logout", &data)
+}
+
+// ourIssuer reports whether a front-channel logout's iss, if it has one,
+// is the tenant's issuer.
+func (a *Auth) ourIssuer(r *http.Request, q url.Values) bool {
+	if !q.Has("iss") {
+		return true
+	}
+	md, err := a.identity.Metadata(r.Context())
+	if err != nil {
+		a.logger.Warn("front-channel sign-out with iss, and the tenant's issuer unknown: nothing ended",
+			"request_id", reqstate.ID(r.Context()), "err", err)
+		return false
+	}
+	if q.Get("iss") != md.Issuer {
+		a.logger.Warn("front-channel sign-out for another issuer: nothing ended", "request_id", reqstate.ID(r.Context()))
+		return false
+	}
+	return true
 }
 
 // SafeNext returns next if it is a path on this site, and "/" otherwise. It

@@ -52,7 +52,7 @@ func signInCookieName(state string) string {
 
 // signInCookie returns a sign-in cookie with the attributes they all have:
 // HTTPS only, out of reach of scripts, and Lax, not Strict: the browser
-// must send it when Entra ID redirects back to the a. It lives as long as
+// must send it when Entra ID redirects back to the app. It lives as long as
 // a sign-in may take.
 func signInCookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
