@@ -7,6 +7,7 @@ package emulator
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -365,5 +366,41 @@ func TestTokenRequestsRecordClaims(t *testing.T) {
 	}
 	if len(claims) != 2 || !strings.Contains(string(claims["access_token"]), `"cp1"`) || !strings.Contains(string(claims["id_token"]), `"c1"`) {
 		t.Errorf("claims sent with the code = %s, want the cp1 capability and the c1 step-up", got[0].Claims)
+	}
+}
+
+// With OmitACRS the step-up sign-in happens as before (the second factor is
+// asked for) but no token says so: the ID and access tokens of the code and
+// of a refresh carry no acrs, as when no Conditional Access policy uses the
+// authentication context. Without it the same sign-in gives acrs.
+func TestOmitACRS(t *testing.T) {
+	for _, omit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OmitACRS=%v", omit), func(t *testing.T) {
+			env := newEnv(t, func(c *Config) { c.OmitACRS = omit })
+			authURL := env.authorizeURL(url.Values{"claims": {stepUpClaims}})
+			flow := flowOf(t, page200(t, env.signIn(authURL, "admin@demo.test", "admin-password"), `name="otc"`))
+			p := redirectParams(t, env.postForm(authURL, url.Values{"flow": {flow}, "otc": {"123456"}, "action": {"verify"}}), DemoRedirectURIs[0])
+			form := codeForm(p.Get("code"), testVerifier)
+			form.Set("claims", stepUpClaims)
+			status, tok := env.token(form)
+			if status != http.StatusOK {
+				t.Fatalf("code: %d %v", status, tok)
+			}
+			form = refreshForm(str(tok, "refresh_token"))
+			form.Set("claims", stepUpClaims)
+			status, refreshed := env.token(form)
+			if status != http.StatusOK {
+				t.Fatalf("refresh: %d %v", status, refreshed)
+			}
+			for _, tk := range []struct{ name, raw string }{
+				{"ID token", str(tok, "id_token")}, {"access token", str(tok, "access_token")},
+				{"refreshed ID token", str(refreshed, "id_token")}, {"refreshed access token", str(refreshed, "access_token")},
+			} {
+				acrs, has := jwtClaims(t, tk.raw)["acrs"]
+				if has == omit {
+					t.Errorf("%s acrs = %v, present: %v, want present: %v", tk.name, acrs, has, !omit)
+				}
+			}
+		})
 	}
 }

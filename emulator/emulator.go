@@ -133,6 +133,12 @@ type Config struct {
 	// shorthand for App.ClientCertificates and App.FederatedSubjects.
 	ClientCertificates []*x509.Certificate
 	FederatedSubjects  []string
+	// OmitACRS leaves the acrs claim out of every ID and access token, even
+	// after a sign-in that satisfied the authentication context a claims
+	// request asked for, as Entra does when no Conditional Access policy
+	// uses that context: for testing that an app notices a step-up that
+	// did not happen.
+	OmitACRS bool
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -148,6 +154,7 @@ type Emulator struct {
 	refreshTTL   time.Duration
 	codeTTL      time.Duration
 	padding      bool
+	omitACRS     bool
 	log          *slog.Logger
 	now          func() time.Time
 	signer       *signer
@@ -202,6 +209,7 @@ func New(cfg Config) (*Emulator, error) {
 		refreshTTL:   cfg.RefreshTokenTTL,
 		codeTTL:      cfg.CodeTTL,
 		padding:      cfg.TokenPadding,
+		omitACRS:     cfg.OmitACRS,
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		codes:        make(map[string]*authCode),
