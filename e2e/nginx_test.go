@@ -7,7 +7,6 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,15 +90,12 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 	nginxBin := findNginx(t)
 	rs := startRedis(t)
 	bin := buildAppBinary(t)
-	certFile, _ := filepath.Abs("../ssl/localhost.crt")
-	keyFile, _ := filepath.Abs("../ssl/localhost.key")
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatalf("the test certificate (ssl/generate-local-cert.sh makes it): %v", err)
-	}
-	pemBytes, _ := os.ReadFile(certFile)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemBytes)
+	// A throw-away certificate for localhost and 127.0.0.1, in files for
+	// nginx and for the instances' SSL_CERT_FILE (they trust the emulator
+	// with it): the tests need no ssl/localhost.crt.
+	c := testutil.SharedCert()
+	certFile, keyFile := c.WriteFiles(t)
+	cert, pool := c.TLS, c.Pool
 
 	st := &stack{t: t, redis: rs, nginxPort: freeLoopbackPort(t)}
 	origin := fmt.Sprintf("https://127.0.0.1:%d", st.nginxPort)
