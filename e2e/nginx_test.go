@@ -7,9 +7,9 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/handlers"
 	"ms-identity-go-webapp/internal/testutil"
 )
 
@@ -39,7 +40,9 @@ type stack struct {
 	emu       *emulator.Emulator
 	redis     *redisServer
 	instances []*appProcess
-	nginxPort int
+	nginxPort int    // HTTPS
+	httpPort  int    // plain HTTP, which only redirects
+	nginxDir  string // nginx's files: access.log, error.log
 }
 
 // findNginx returns the nginx binary, or skips the test without one unless
@@ -91,15 +94,12 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 	nginxBin := findNginx(t)
 	rs := startRedis(t)
 	bin := buildAppBinary(t)
-	certFile, _ := filepath.Abs("../ssl/localhost.crt")
-	keyFile, _ := filepath.Abs("../ssl/localhost.key")
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatalf("the test certificate (ssl/generate-local-cert.sh makes it): %v", err)
-	}
-	pemBytes, _ := os.ReadFile(certFile)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemBytes)
+	// A throw-away certificate for localhost and 127.0.0.1, in files for
+	// nginx and for the instances' SSL_CERT_FILE (they trust the emulator
+	// with it): the tests need no ssl/localhost.crt.
+	c := testutil.SharedCert()
+	certFile, keyFile := c.WriteFiles(t)
+	cert, pool := c.TLS, c.Pool
 
 	st := &stack{t: t, redis: rs, nginxPort: freeLoopbackPort(t)}
 	origin := fmt.Sprintf("https://127.0.0.1:%d", st.nginxPort)
@@ -109,10 +109,11 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 		users = emulator.DefaultUsers()
 	}
 	emu, err := emulator.New(emulator.Config{
-		Users:        users,
-		RedirectURIs: []string{origin + "/auth/redirect"},
-		SigningKey:   testutil.SigningKey(),
-		Logger:       slog.New(slog.NewTextHandler(emuLogs, nil)),
+		Users:                 users,
+		RedirectURIs:          []string{origin + "/auth/redirect"},
+		FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+		SigningKey:            testutil.SigningKey(),
+		Logger:                slog.New(slog.NewTextHandler(emuLogs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +158,7 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 		st.instances = append(st.instances, p)
 	}
 
-	startNginx(t, nginxBin, st.nginxPort, ports, certFile, keyFile)
+	st.httpPort, st.nginxDir = startNginx(t, nginxBin, st.nginxPort, ports, certFile, keyFile)
 
 	t.Cleanup(func() {
 		for _, p := range st.instances {
@@ -193,29 +194,35 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 	return st
 }
 
-// startNginx runs nginx with deploy/nginx.conf, its ports and certificate
-// replaced, until the test ends.
-func startNginx(t *testing.T, bin string, port int, upstreams []int, certFile, keyFile string) {
+// startNginx runs nginx with deploy/nginx.conf, its ports, certificate and
+// log file replaced, until the test ends. It returns the plain HTTP port and
+// the directory of nginx's files (access.log, error.log).
+func startNginx(t *testing.T, bin string, port int, upstreams []int, certFile, keyFile string) (httpPort int, dir string) {
 	t.Helper()
 	example, err := os.ReadFile("../deploy/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(example)
-	for _, r := range []struct{ old, new string }{
-		{"server 127.0.0.1:8001 ", fmt.Sprintf("server 127.0.0.1:%d ", upstreams[0])},
-		{"server 127.0.0.1:8002 ", fmt.Sprintf("server 127.0.0.1:%d ", upstreams[1])},
-		{"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", port)},
-		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", freeLoopbackPort(t))},
-		{"/etc/ssl/certs/app.example.com.pem", certFile},
-		{"/etc/ssl/private/app.example.com.key", keyFile},
+	dir = t.TempDir()
+	httpPort = freeLoopbackPort(t)
+	for _, r := range []struct {
+		old, new string
+		n        int
+	}{
+		{"server 127.0.0.1:8001 ", fmt.Sprintf("server 127.0.0.1:%d ", upstreams[0]), 1},
+		{"server 127.0.0.1:8002 ", fmt.Sprintf("server 127.0.0.1:%d ", upstreams[1]), 1},
+		{"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d ssl;", port), 1},
+		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", httpPort), 1},
+		{"/etc/ssl/certs/app.example.com.pem", certFile, 1},
+		{"/etc/ssl/private/app.example.com.key", keyFile, 1},
+		{"/var/log/nginx/webapp.access.log", filepath.Join(dir, "access.log"), 2},
 	} {
-		if strings.Count(conf, r.old) != 1 {
-			t.Fatalf("deploy/nginx.conf no longer has exactly one %q for the test to replace", r.old)
+		if strings.Count(conf, r.old) != r.n {
+			t.Fatalf("deploy/nginx.conf no longer has %d %q for the test to replace", r.n, r.old)
 		}
-		conf = strings.Replace(conf, r.old, r.new, 1)
+		conf = strings.ReplaceAll(conf, r.old, r.new)
 	}
-	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "app.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +267,7 @@ http {
 	for {
 		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 			conn.Close()
-			return
+			return httpPort, dir
 		}
 		select {
 		case <-done:
@@ -414,11 +421,32 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 // The whole walk through nginx: the one-origin redirect, sign-in, /graph,
-// /admin and sign-out, served by both instances in turn.
+// /admin, sign-out and the identity provider's front-channel logout, served
+// by both instances in turn. nginx's access log then holds none of the
+// callback's or the front-channel logout's query strings.
 func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 	st := startStack(t)
 	b := st.env.newBrowser()
 	origin := st.env.appURL
+
+	// Plain HTTP leads to HTTPS on the configured host, whatever Host the
+	// request names.
+	plain := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       10 * time.Second,
+	}
+	for _, host := range []string{"app.example.com", "evil.example", fmt.Sprintf("127.0.0.1:%d", st.httpPort)} {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/graph?x=1", st.httpPort), nil)
+		req.Host = host
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://app.example.com/graph?x=1" {
+			t.Errorf("plain HTTP for Host %s: %d to %q, want 308 to https://app.example.com/graph?x=1", host, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
 
 	// The other name of the same host leads to REDIRECT_URI's origin.
 	other := b.get(fmt.Sprintf("https://localhost:%d/graph?x=1", st.nginxPort))
@@ -462,10 +490,38 @@ func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 	if !strings.Contains(out.location, "post_logout_redirect_uri="+url.QueryEscape(origin+"/")) {
 		t.Fatalf("sign-out went to %s", out.location)
 	}
-	home := b.follow(b.follow(out))
-	assertStatus(t, home, http.StatusOK)
-	assertContains(t, home, "You're not signed in.")
+	// The identity provider's signed-out page frames the app's
+	// front-channel logout URL, with iss and sid, which the browser loads
+	// through nginx.
+	signedOutPage := b.follow(out)
+	assertStatus(t, signedOutPage, http.StatusOK)
+	frames := frameSrc.FindAllStringSubmatch(signedOutPage.body, -1)
+	if len(frames) != 1 {
+		t.Fatalf("the signed-out page frames %d front-channel logout URLs, want 1:\n%s", len(frames), excerpt(signedOutPage.body))
+	}
+	frame := html.UnescapeString(frames[0][1])
+	if !strings.HasPrefix(frame, origin+handlers.FrontChannelLogoutPath+"?") || !strings.Contains(frame, "sid=") {
+		t.Fatalf("front-channel logout URL %s", frame)
+	}
+	assertStatus(t, b.get(frame), http.StatusOK)
 	assertContains(t, b.get("/"), "You're not signed in.")
+
+	// nginx logged the callback and the front-channel logout by their
+	// paths alone.
+	accessLog, err := os.ReadFile(filepath.Join(st.nginxDir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{`"GET /auth/redirect HTTP/1.1" 303`, `"GET ` + handlers.FrontChannelLogoutPath + ` HTTP/1.1" 200`, `"GET /admin HTTP/1.1" 200`} {
+		if !strings.Contains(string(accessLog), path) {
+			t.Errorf("nginx's access log lacks %s:\n%s", path, accessLog)
+		}
+	}
+	for _, param := range []string{"code=", "state=", "session_state=", "sid=", "iss="} {
+		if strings.Contains(string(accessLog), param) {
+			t.Errorf("nginx's access log holds %q:\n%s", param, accessLog)
+		}
+	}
 
 	for _, p := range st.instances {
 		if p.servedPages(0) == 0 {

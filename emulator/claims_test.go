@@ -7,6 +7,7 @@ package emulator
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -332,5 +333,74 @@ func TestClaimsParameterIsChecked(t *testing.T) {
 	codeFrom(t, env.get(env.authorizeURL(url.Values{"claims": {`{"id_token":{"auth_time":{"essential":true}},"userinfo":null}`}})))
 	if strings.Contains(env.logs.String(), "yesterday") || strings.Contains(env.logs.String(), "essential") {
 		t.Errorf("the log holds a claims value:\n%s", env.logs.String())
+	}
+}
+
+// The emulator remembers what each token request asked for, so that a test
+// can check what a client sent: here MSAL Go, with the cp1 capability,
+// redeeming a code for a step-up sends one claims request holding both, and
+// a request from an unknown client is not remembered.
+func TestTokenRequestsRecordClaims(t *testing.T) {
+	env := newEnv(t, nil)
+	app := env.msalWith(cp1)
+	authURL := env.msalAuthURL(app, appScopes, nil, confidential.WithClaims(stepUpClaims))
+	flow := flowOf(t, page200(t, env.signIn(authURL, "alice@demo.test", "alice-password"), `name="otc"`))
+	code := codeFrom(t, env.postForm(authURL, url.Values{"flow": {flow}, "otc": {"123456"}, "action": {"verify"}}))
+	if got := env.em.TokenRequests(); len(got) != 0 {
+		t.Fatalf("token requests before any: %+v", got)
+	}
+	env.redeem(app, code, []string{"User.Read"}, confidential.WithClaims(stepUpClaims))
+
+	status, _ := env.token(url.Values{"grant_type": {"authorization_code"}, "client_id": {"11111111-2222-3333-4444-555555555555"},
+		"client_secret": {"x"}, "code": {"x"}, "redirect_uri": {DemoRedirectURIs[0]}, "claims": {stepUpClaims}})
+	if status != http.StatusBadRequest {
+		t.Fatalf("a token request from an unknown client: %d", status)
+	}
+	got := env.em.TokenRequests()
+	if len(got) != 1 || got[0].ClientID != DemoClientID || got[0].GrantType != "authorization_code" || !strings.Contains(got[0].Scope, "User.Read") {
+		t.Fatalf("token requests = %+v, want MSAL's one code redemption", got)
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(got[0].Claims), &claims); err != nil {
+		t.Fatalf("claims %q: %v", got[0].Claims, err)
+	}
+	if len(claims) != 2 || !strings.Contains(string(claims["access_token"]), `"cp1"`) || !strings.Contains(string(claims["id_token"]), `"c1"`) {
+		t.Errorf("claims sent with the code = %s, want the cp1 capability and the c1 step-up", got[0].Claims)
+	}
+}
+
+// With OmitACRS the step-up sign-in happens as before (the second factor is
+// asked for) but no token says so: the ID and access tokens of the code and
+// of a refresh carry no acrs, as when no Conditional Access policy uses the
+// authentication context. Without it the same sign-in gives acrs.
+func TestOmitACRS(t *testing.T) {
+	for _, omit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OmitACRS=%v", omit), func(t *testing.T) {
+			env := newEnv(t, func(c *Config) { c.OmitACRS = omit })
+			authURL := env.authorizeURL(url.Values{"claims": {stepUpClaims}})
+			flow := flowOf(t, page200(t, env.signIn(authURL, "admin@demo.test", "admin-password"), `name="otc"`))
+			p := redirectParams(t, env.postForm(authURL, url.Values{"flow": {flow}, "otc": {"123456"}, "action": {"verify"}}), DemoRedirectURIs[0])
+			form := codeForm(p.Get("code"), testVerifier)
+			form.Set("claims", stepUpClaims)
+			status, tok := env.token(form)
+			if status != http.StatusOK {
+				t.Fatalf("code: %d %v", status, tok)
+			}
+			form = refreshForm(str(tok, "refresh_token"))
+			form.Set("claims", stepUpClaims)
+			status, refreshed := env.token(form)
+			if status != http.StatusOK {
+				t.Fatalf("refresh: %d %v", status, refreshed)
+			}
+			for _, tk := range []struct{ name, raw string }{
+				{"ID token", str(tok, "id_token")}, {"access token", str(tok, "access_token")},
+				{"refreshed ID token", str(refreshed, "id_token")}, {"refreshed access token", str(refreshed, "access_token")},
+			} {
+				acrs, has := jwtClaims(t, tk.raw)["acrs"]
+				if has == omit {
+					t.Errorf("%s acrs = %v, present: %v, want present: %v", tk.name, acrs, has, !omit)
+				}
+			}
+		})
 	}
 }

@@ -133,6 +133,12 @@ type Config struct {
 	// shorthand for App.ClientCertificates and App.FederatedSubjects.
 	ClientCertificates []*x509.Certificate
 	FederatedSubjects  []string
+	// OmitACRS leaves the acrs claim out of every ID and access token, even
+	// after a sign-in that satisfied the authentication context a claims
+	// request asked for, as Entra does when no Conditional Access policy
+	// uses that context: for testing that an app notices a step-up that
+	// did not happen.
+	OmitACRS bool
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -148,6 +154,7 @@ type Emulator struct {
 	refreshTTL   time.Duration
 	codeTTL      time.Duration
 	padding      bool
+	omitACRS     bool
 	log          *slog.Logger
 	now          func() time.Time
 	signer       *signer
@@ -181,6 +188,9 @@ type Emulator struct {
 
 	issuedMu sync.Mutex
 	issued   []string
+
+	tokenRequestsMu sync.Mutex
+	tokenRequests   []TokenRequest // for TokenRequests
 }
 
 // revocation records RevokeRefreshTokens for one user: refresh tokens carry
@@ -199,6 +209,7 @@ func New(cfg Config) (*Emulator, error) {
 		refreshTTL:   cfg.RefreshTokenTTL,
 		codeTTL:      cfg.CodeTTL,
 		padding:      cfg.TokenPadding,
+		omitACRS:     cfg.OmitACRS,
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		codes:        make(map[string]*authCode),
@@ -451,6 +462,43 @@ func (e *Emulator) recordIssued(values ...string) {
 	// Trim in batches so recording stays amortised O(1).
 	if len(e.issued) > 2*issuedLimit {
 		e.issued = slices.Clone(e.issued[len(e.issued)-issuedLimit:])
+	}
+}
+
+// TokenRequest is what the emulator remembers of one token request from an
+// authenticated client: the grant and what the client asked for. Codes,
+// tokens and credentials are not kept.
+type TokenRequest struct {
+	ClientID  string
+	GrantType string // authorization_code, refresh_token, ...
+	Scope     string // the scope parameter as sent
+	Claims    string // the claims parameter as sent, "" for none
+}
+
+// tokenRequestLimit bounds TokenRequests' memory over long benchmark runs.
+const tokenRequestLimit = 1000
+
+// TokenRequests returns the token requests received from authenticated
+// clients, oldest first (the most recent 1,000 on long runs), so that a test
+// can see what a client library sent: MSAL puts its client capabilities
+// ({"access_token":{"xms_cc":{"values":["cp1"]}}}) and the claims of a
+// challenge or a step-up in the claims parameter, merged into one request.
+func (e *Emulator) TokenRequests() []TokenRequest {
+	e.tokenRequestsMu.Lock()
+	defer e.tokenRequestsMu.Unlock()
+	if len(e.tokenRequests) > tokenRequestLimit {
+		return slices.Clone(e.tokenRequests[len(e.tokenRequests)-tokenRequestLimit:])
+	}
+	return slices.Clone(e.tokenRequests)
+}
+
+func (e *Emulator) recordTokenRequest(tr TokenRequest) {
+	e.tokenRequestsMu.Lock()
+	defer e.tokenRequestsMu.Unlock()
+	e.tokenRequests = append(e.tokenRequests, tr)
+	// Trim in batches so recording stays amortised O(1).
+	if len(e.tokenRequests) > 2*tokenRequestLimit {
+		e.tokenRequests = slices.Clone(e.tokenRequests[len(e.tokenRequests)-tokenRequestLimit:])
 	}
 }
 

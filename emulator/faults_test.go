@@ -300,3 +300,90 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// The control endpoints change what the emulator does for everyone using
+// it: a page on another site, opened in the developer's browser, must not
+// be able to post to them. A request the browser marks as coming from
+// another origin is refused and changes nothing; the emulator's own origin,
+// curl and Go clients (no Sec-Fetch-Site, no Origin) are served.
+func TestControlsRefuseCrossOriginRequests(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.FederatedSubjects = []string{"system:serviceaccount:web:app"} })
+	const alice = "alice@demo.test"
+	send := func(method, path, contentType, body string, header ...string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, env.url(path), strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := env.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusNoContent {
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		return resp.StatusCode, decodeJSON(t, resp)
+	}
+	const asJSON, asForm = "application/json", "application/x-www-form-urlencoded"
+	if err := env.em.InjectFault(Fault{Endpoint: EndpointGraph, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	issued := len(env.em.IssuedValues())
+
+	for _, from := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"}, // a sibling subdomain is another origin too
+		{"Origin", "https://attacker.example"},
+		{"Origin", "null"},
+	} {
+		for _, c := range []struct{ method, path, contentType, body string }{
+			{http.MethodPost, "/emulator/faults", "text/plain", `{"endpoint":"token","status":500}`},
+			{http.MethodPost, "/emulator/faults", asJSON, `{"revoke_refresh_tokens":"` + alice + `"}`},
+			{http.MethodPost, "/emulator/faults", asJSON, `{"cae_event":"` + alice + `"}`},
+			{http.MethodDelete, "/emulator/faults", asJSON, ""},
+			{http.MethodPost, "/emulator/workload-token", asForm, "subject=system:serviceaccount:web:app"},
+		} {
+			if status, body := send(c.method, c.path, c.contentType, c.body, from...); status != http.StatusForbidden || !strings.Contains(str(body, "error"), "cross-origin") {
+				t.Errorf("%s %s %s with %v: %d %v, want 403", c.method, c.path, c.body, from, status, body)
+			}
+		}
+	}
+	// Nothing changed: the one fault is still there, alice's refresh
+	// tokens were not revoked, no critical event was recorded, no token
+	// was handed out.
+	if f := env.em.Faults(); len(f) != 1 || f[0].Endpoint != EndpointGraph {
+		t.Errorf("faults after the refused requests: %+v", f)
+	}
+	env.em.mu.Lock()
+	revoked := env.em.revoked[alice]
+	env.em.mu.Unlock()
+	if revoked.generation != 0 {
+		t.Error("a refused request revoked alice's refresh tokens")
+	}
+	if _, ok := env.em.caeEventAt(alice); ok {
+		t.Error("a refused request recorded a critical event for alice")
+	}
+	if n := len(env.em.IssuedValues()); n != issued {
+		t.Errorf("refused requests had %d values issued", n-issued)
+	}
+
+	// The emulator's own origin, as a browser on its pages marks it, and a
+	// client that sends neither header, are served.
+	host := strings.TrimPrefix(env.srv.URL, "https://")
+	for _, from := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", "https://" + host}, nil} {
+		if status, body := send(http.MethodPost, "/emulator/faults", asJSON, `{"endpoint":"token","status":500,"times":1}`, from...); status != http.StatusCreated {
+			t.Errorf("a fault from %v: %d %v", from, status, body)
+		}
+		if status, body := send(http.MethodPost, "/emulator/workload-token", asForm, "subject=system:serviceaccount:web:app", from...); status != http.StatusOK || str(body, "token") == "" {
+			t.Errorf("a workload token from %v: %d %v", from, status, body)
+		}
+		if status, _ := send(http.MethodDelete, "/emulator/faults", asJSON, "", from...); status != http.StatusNoContent {
+			t.Errorf("DELETE from %v: %d", from, status)
+		}
+	}
+	if status, body := send(http.MethodPost, "/emulator/faults", asJSON, `{"cae_event":"`+alice+`"}`, "Sec-Fetch-Site", "same-origin"); status != http.StatusOK {
+		t.Errorf("a critical event from the emulator's origin: %d %v", status, body)
+	}
+}

@@ -31,11 +31,30 @@ func (e *Emulator) routes() http.Handler {
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /emulator/stats", e.handleStats)
 	mux.HandleFunc("GET /emulator/faults", e.handleListFaults)
-	mux.HandleFunc("POST /emulator/faults", e.handlePostFault)
-	mux.HandleFunc("DELETE /emulator/faults", e.handleClearFaults)
+	mux.Handle("POST /emulator/faults", sameOrigin(e.handlePostFault))
+	mux.Handle("DELETE /emulator/faults", sameOrigin(e.handleClearFaults))
 	e.workloadRoutes(mux)
 	return e.logRequests(e.recoverPanic(mux))
 }
+
+// sameOrigin guards a control endpoint that changes the emulator's state
+// (faults, revocations, critical events) or hands out tokens: a page on
+// another origin that the developer happens to open must not be able to
+// post to it from their browser. http.CrossOriginProtection refuses a
+// request that the browser marks as cross-origin (Sec-Fetch-Site, or an
+// Origin that is not the emulator's host), as the app's sign-out does.
+// curl, scripts and Go clients send neither header and pass.
+func sameOrigin(h http.HandlerFunc) http.Handler {
+	return controlProtection.Handler(h)
+}
+
+var controlProtection = func() *http.CrossOriginProtection {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		controlError(w, http.StatusForbidden, "cross-origin request refused: the emulator's controls take requests from its own pages, curl or a test, not from another site")
+	}))
+	return p
+}()
 
 // statusWriter remembers the status code for the request log.
 type statusWriter struct {

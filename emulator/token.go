@@ -35,6 +35,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.writeAADError(w, r, *a)
 		return
 	}
+	e.recordTokenRequest(TokenRequest{ClientID: client.clientID, GrantType: gt, Scope: form.Get("scope"), Claims: form.Get("claims")})
 	var resp tokenResponse
 	switch gt {
 	case "authorization_code":

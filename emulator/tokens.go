@@ -171,7 +171,7 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		Rh:                entraRH(),
 		Roles:             u.Roles,
 		Sid:               is.sid,
-		Acrs:              is.acrs,
+		Acrs:              e.acrsClaim(is),
 		LoginHint:         e.loginHintClaim(u),
 		Sub:               pairwiseSub(e.tenant, is.app.clientID, u.OID),
 		Tid:               e.tenant,
@@ -210,7 +210,7 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 		Upn:            u.Username,
 		Uti:            newUTI(now),
 		Ver:            "1.0",
-		Acrs:           is.acrs,
+		Acrs:           e.acrsClaim(is),
 	}
 	if is.cp1 {
 		c.XmsCC = []string{"cp1"}
@@ -230,6 +230,16 @@ func (e *Emulator) accessToken(is issue, now time.Time) (string, error) {
 	c.XmsTcdt = 1700000000
 	c.XmsTdbr = "EU"
 	return e.signPadded(&c, &c.XmsPad, paddedAccessTokenLen)
+}
+
+// acrsClaim is a token's acrs claim: the authentication contexts satisfied
+// at sign-in, none with Config.OmitACRS. The refresh token keeps them
+// either way: they are what the sign-in did, not what a token says.
+func (e *Emulator) acrsClaim(is issue) []string {
+	if e.omitACRS {
+		return nil
+	}
+	return is.acrs
 }
 
 func (e *Emulator) signClaims(claims any) (string, error) {

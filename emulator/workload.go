@@ -32,7 +32,7 @@ const (
 func (e *Emulator) workloadRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+workloadIssuerPath+"/.well-known/openid-configuration", e.handleWorkloadConfiguration)
 	mux.HandleFunc("GET "+workloadIssuerPath+"/openid/v1/jwks", e.handleWorkloadKeys)
-	mux.HandleFunc("POST /emulator/workload-token", e.handleWorkloadToken)
+	mux.Handle("POST /emulator/workload-token", sameOrigin(e.handleWorkloadToken))
 }
 
 // workloadIssuer is the external issuer's URL as the client reached the

@@ -106,6 +106,55 @@ func TestFileLockOrdersUpdateAndDelete(t *testing.T) {
 			t.Errorf("after Clean: %q, %v; want the renewed record", got, err)
 		}
 	})
+
+	t.Run("an Update that waited on a replaced record waits for the new one's Delete, then writes nothing", func(t *testing.T) {
+		// One request's write-back holds the lock of the record file; a
+		// second request's write-back waits for it.
+		b, id := storedRecord(t)
+		unlockOld, found, err := lockRecord(b.path(id))
+		if err != nil || !found {
+			t.Fatalf("lockRecord: %v %v", found, err)
+		}
+		type result struct {
+			ok  bool
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			ok, err := b.Update(ctx, id, []byte("written back late"), hour, "sid:a")
+			done <- result{ok, err}
+		}()
+		waitForLockWaiter(t, b.path(id), done)
+		// The first write-back renames its new record over the path: the
+		// waiting one now waits on a file that is no longer the record.
+		if err := b.Save(ctx, id, []byte("written back"), hour); err != nil {
+			t.Fatal(err)
+		}
+		// A sign-out in another tab locks the new record file, as Delete
+		// does before it unlinks it.
+		unlockNew, found, err := lockRecord(b.path(id))
+		if err != nil || !found {
+			t.Fatalf("lockRecord of the new file: %v %v", found, err)
+		}
+		unlockOld()
+		// The waiting Update must now wait for the sign-out's lock on the
+		// new file; had it taken the old file's lock for the record's, it
+		// would write its record back under the sign-out's feet.
+		waitForLockWaiter(t, b.path(id), done)
+		if err := os.Remove(b.path(id)); err != nil {
+			t.Fatal(err)
+		}
+		unlockNew()
+		if r := <-done; r.ok || r.err != nil {
+			t.Fatalf("Update after the sign-out: %v %v, want false", r.ok, r.err)
+		}
+		if _, err := b.Find(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the late write-back undid the sign-out: %v", err)
+		}
+		if ids, _ := b.Indexed(ctx, "sid:a"); len(ids) != 0 {
+			t.Errorf("the late write-back indexed %v", ids)
+		}
+	})
 }
 
 func storedRecord(t *testing.T) (*FileBackend, string) {

@@ -315,6 +315,47 @@ func testLoadAndSave(t *testing.T, newBackend func(t testing.TB) backendUnderTes
 			t.Error("a session already sealed with the new secret was saved again")
 		}
 	})
+
+	t.Run("secret rotation: a stale record behind a fresh cookie", func(t *testing.T) {
+		// The cookie was sealed with the new secret, the record with the
+		// old one (an instance still on the old secret wrote it back). The
+		// record alone must be enough to seal it again: else it would
+		// stay on the old secret until the session next changed, and be
+		// lost once the old secret goes.
+		b := &counting{Backend: newBackend(t).backend}
+		const newSecret = "the-new-session-secret-0123456789abcdef"
+		before := &app{t: t, store: newTestStore(t, b, testSecret, "")}
+		during := &app{t: t, store: newTestStore(t, b, newSecret, testSecret)}
+		after := &app{t: t, store: newTestStore(t, b, newSecret, "")}
+		_, c := before.do(nil, set("identity", "alice"))
+		id, _, _, err := before.store.Load(ctx, c.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := during.store.keys.encodeCookie(CookieName, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		freshCookie := &http.Cookie{Name: CookieName, Value: fresh}
+		if _, staleCookie, err := during.store.decodeCookie(fresh); err != nil || staleCookie {
+			t.Fatalf("the cookie is not sealed with the new secret: stale %v, %v", staleCookie, err)
+		}
+		if _, _, _, err := after.store.Load(ctx, fresh); err == nil {
+			t.Fatal("a store without the previous secret opened the old record")
+		}
+
+		var seen string
+		saves := b.saves.Load()
+		during.do(freshCookie, func(gs *sessions.Session) { seen = get(gs, "identity") })
+		if seen != "alice" || b.saves.Load() != saves+1 {
+			t.Fatalf("with the previous secret: loaded %q, %d saves, want the record sealed again", seen, b.saves.Load()-saves)
+		}
+		seen = ""
+		after.do(freshCookie, func(gs *sessions.Session) { seen = get(gs, "identity") })
+		if seen != "alice" {
+			t.Fatalf("after the rotation: loaded %q, want the session, its record sealed with the new secret", seen)
+		}
+	})
 }
 
 // A record holds its values compressed, in one encoding, sealed: nothing in

@@ -26,6 +26,7 @@ import (
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/internal/httpsserver"
+	"ms-identity-go-webapp/internal/logcap"
 )
 
 func main() {
@@ -155,7 +156,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		clientCerts = append(clientCerts, certs...)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// One line per request, kept readable whatever path a client sends.
+	logger := slog.New(logcap.NewHandler(slog.NewTextHandler(stderr, nil), logcap.DefaultMax))
 	em, err := emulator.New(emulator.Config{
 		Tenant:                o.tenant,
 		Apps:                  apps,

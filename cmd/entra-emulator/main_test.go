@@ -100,6 +100,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Errorf("workload token: %d %v", resp.StatusCode, tok)
 	}
 
+	// A 20 KB path makes a log line of about a kilobyte.
+	resp, err = client.Get("https://localhost:" + port + "/" + strings.Repeat("p", 20_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
 	cancel()
 	select {
 	case err := <-done:
@@ -111,6 +118,14 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "path=/"+emulator.DefaultTenant+"/v2.0/.well-known/openid-configuration status=200") {
 		t.Errorf("request not logged: %s", stderr.String())
+	}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if len(line) > 1500 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+	if !strings.Contains(stderr.String(), "…[cut 18977 bytes]") {
+		t.Errorf("the long path's line does not say what was cut:\n%s", stderr.String())
 	}
 }
 

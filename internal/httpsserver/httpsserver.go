@@ -14,6 +14,10 @@ import (
 	"time"
 )
 
+// readHeaderTimeout is how long a client may take to send a request's
+// headers.
+const readHeaderTimeout = 5 * time.Second
+
 // New returns a server for h with modern TLS settings and timeouts that keep
 // slow clients from holding connections. writeTimeout bounds a whole
 // response: long enough for the slowest page the handler serves.
@@ -25,11 +29,26 @@ func New(h http.Handler, cert tls.Certificate, writeTimeout time.Duration, logge
 			MinVersion:       tls.VersionTLS12,
 			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
 		},
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		// ReadHeaderTimeout bounds HTTP/1.1 only. Go's HTTP/2 server reads
+		// a header block (HEADERS, then CONTINUATION frames until
+		// END_HEADERS) with no deadline of its own, so a client that never
+		// ends one would hold its connection for IdleTimeout. A health
+		// check bounds it instead: after SendPingTimeout without a whole
+		// frame read, the server sends a PING, and closes the connection
+		// if no answer comes within PingTimeout. A client cannot answer in
+		// the middle of a header block (any frame but CONTINUATION there is
+		// a protocol error), so such a connection is cut after about ten
+		// seconds; a browser or HTTP client that is merely idle answers the
+		// PING and keeps its connection.
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: readHeaderTimeout,
+			PingTimeout:     5 * time.Second,
+		},
 	}
 	if logger != nil {
 		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)

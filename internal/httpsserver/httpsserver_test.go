@@ -98,3 +98,71 @@ func TestClientSpeaksHTTP1(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/2 client that sends a request's first HEADERS frame and never the
+// rest of its header block holds a connection, as an HTTP/1.1 client that
+// never ends its headers does until ReadHeaderTimeout. The server must cut it
+// off in seconds, not keep it for the idle timeout (two minutes). The frames
+// are written by hand: the test needs a client that misbehaves.
+func TestHTTP2UnfinishedHeadersAreCutOff(t *testing.T) {
+	c := testutil.NewCert(t)
+	srv := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the handler ran for a request whose headers never ended: %s", r.URL)
+	}), c.TLS, 5*time.Second, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, srv, ln, time.Second) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: c.Pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q, want h2", p)
+	}
+	start := time.Now()
+	// The client preface, an empty SETTINGS frame, and HEADERS for stream 1
+	// with END_STREAM but without END_HEADERS: CONTINUATION frames should
+	// follow, and never do. The block so far is valid HPACK (:method GET,
+	// :scheme https, :path /, from the static table).
+	var out []byte
+	out = append(out, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
+	out = appendFrame(out, 0x4, 0, 0, nil)
+	out = appendFrame(out, 0x1, 0x1, 1, []byte{0x82, 0x87, 0x84})
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+
+	// Read what the server sends (its SETTINGS, a PING this client never
+	// answers, maybe a GOAWAY) until it closes the connection. 20 s is a
+	// bound for a loaded machine, far below the idle timeout.
+	const bound = 20 * time.Second
+	conn.SetReadDeadline(start.Add(bound))
+	buf := make([]byte, 4096)
+	for {
+		_, err := conn.Read(buf)
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the connection with an unfinished header block was still open after %s", bound)
+		}
+		t.Logf("the server closed the connection after %s (%v)", time.Since(start).Round(100*time.Millisecond), err)
+		return
+	}
+}
+
+// appendFrame appends an HTTP/2 frame: a 9-byte header (24-bit length,
+// type, flags, 31-bit stream id) and the payload.
+func appendFrame(b []byte, typ, flags byte, stream uint32, payload []byte) []byte {
+	n := len(payload)
+	b = append(b, byte(n>>16), byte(n>>8), byte(n), typ, flags,
+		byte(stream>>24)&0x7f, byte(stream>>16), byte(stream>>8), byte(stream))
+	return append(b, payload...)
+}
