@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/internal/forwarded"
+	"ms-identity-go-webapp/internal/logcap"
 )
 
 // Config is where and how the app serves.
@@ -107,10 +108,12 @@ func (c Config) ListenAddr() string {
 }
 
 // NewLogger returns the app's logger: slog's text handler, or its JSON
-// handler (LOG_FORMAT=json) for log pipelines. Both carry the same fields.
+// handler (LOG_FORMAT=json) for log pipelines. Both carry the same fields,
+// each value cut at logcap.DefaultMax bytes, marked as cut: a 60 KB
+// error_description or path still gives a line a person can read.
 func NewLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(logcap.NewHandler(slog.NewJSONHandler(w, nil), logcap.DefaultMax))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(logcap.NewHandler(slog.NewTextHandler(w, nil), logcap.DefaultMax))
 }
