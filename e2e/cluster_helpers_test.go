@@ -196,11 +196,9 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if _, ok := appEnv["AUTHORITY"]; !ok {
 		appEnv["AUTHORITY"] = emuSrv.Authority()
 	}
-	if _, ok := appEnv["GRAPH_ENDPOINT"]; !ok {
-		appEnv["GRAPH_ENDPOINT"] = emuSrv.URL + "/v1.0/me"
-	}
-	if _, ok := appEnv["CALENDAR_ENDPOINT"]; !ok {
-		appEnv["CALENDAR_ENDPOINT"] = emuSrv.URL + "/v1.0/me/events"
+	// One setting points every Graph page at the emulator's Graph.
+	if _, ok := appEnv["GRAPH_BASE_URL"]; !ok {
+		appEnv["GRAPH_BASE_URL"] = emuSrv.URL + "/v1.0"
 	}
 	if co.emulatorStarted != nil {
 		co.emulatorStarted(emu, emuSrv.URL, emuSrv.Client(), appEnv)

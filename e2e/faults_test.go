@@ -6,6 +6,7 @@
 package e2e
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
+	"ms-identity-go-webapp/emulator/emulatortest"
 )
 
 // A token endpoint that is slow but answers: the sign-in completes. One
@@ -320,6 +322,36 @@ func TestGraphFaults(t *testing.T) {
 	}
 
 	assertContains(t, b.get("/graph"), "Alice Smith")
+}
+
+// Graph refusing the connection (nothing listens on its port) gives the
+// Graph page's 502, which names no address, port or transport error; the
+// log has them.
+func TestGraphUnreachable(t *testing.T) {
+	addr, _ := reservePort(t)
+	env := newTestEnv(t, withAppEnv("GRAPH_BASE_URL", "https://"+addr+"/v1.0"))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+	for _, path := range []string{"/graph", "/calendar"} {
+		p := b.get(path)
+		if path == "/calendar" && p.status == http.StatusFound {
+			// Calendars.Read is asked for first.
+			back, err := emulatortest.SignIn(t.Context(), b.client, p.location, "alice@demo.test", "alice-password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = b.backToApp(fromEmulatortest(back))
+		}
+		assertStatus(t, p, http.StatusBadGateway)
+		assertContains(t, p, "Microsoft Graph could not be reached.")
+		_, port, _ := net.SplitHostPort(addr)
+		for _, leak := range []string{addr, port, "dial", "tcp", "connection refused", "127.0.0.1"} {
+			assertNotContains(t, p, leak)
+		}
+	}
+	if !strings.Contains(env.logs.String(), "connection refused") {
+		t.Errorf("the log does not say why Graph could not be reached:\n%s", env.logs)
+	}
 }
 
 // The token endpoint failing during sign-in shows a clear page, not a 500.

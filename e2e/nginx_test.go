@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"ms-identity-go-webapp/emulator"
-	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/entra"
 	"ms-identity-go-webapp/internal/testutil"
 )
 
@@ -111,7 +111,7 @@ func startStack(t *testing.T, users ...emulator.User) *stack {
 	emu, err := emulator.New(emulator.Config{
 		Users:                 users,
 		RedirectURIs:          []string{origin + "/auth/redirect"},
-		FrontChannelLogoutURL: origin + handlers.FrontChannelLogoutPath,
+		FrontChannelLogoutURL: origin + entra.DefaultFrontChannelLogoutPath,
 		SigningKey:            testutil.SigningKey(),
 		Logger:                slog.New(slog.NewTextHandler(emuLogs, nil)),
 	})
@@ -500,7 +500,7 @@ func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 		t.Fatalf("the signed-out page frames %d front-channel logout URLs, want 1:\n%s", len(frames), excerpt(signedOutPage.body))
 	}
 	frame := html.UnescapeString(frames[0][1])
-	if !strings.HasPrefix(frame, origin+handlers.FrontChannelLogoutPath+"?") || !strings.Contains(frame, "sid=") {
+	if !strings.HasPrefix(frame, origin+entra.DefaultFrontChannelLogoutPath+"?") || !strings.Contains(frame, "sid=") {
 		t.Fatalf("front-channel logout URL %s", frame)
 	}
 	assertStatus(t, b.get(frame), http.StatusOK)
@@ -512,7 +512,7 @@ func TestNginxSignInGraphAdminSignOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{`"GET /auth/redirect HTTP/1.1" 303`, `"GET ` + handlers.FrontChannelLogoutPath + ` HTTP/1.1" 200`, `"GET /admin HTTP/1.1" 200`} {
+	for _, path := range []string{`"GET /auth/redirect HTTP/1.1" 303`, `"GET ` + entra.DefaultFrontChannelLogoutPath + ` HTTP/1.1" 200`, `"GET /admin HTTP/1.1" 200`} {
 		if !strings.Contains(string(accessLog), path) {
 			t.Errorf("nginx's access log lacks %s:\n%s", path, accessLog)
 		}

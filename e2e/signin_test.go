@@ -167,6 +167,21 @@ func TestAdminSignIn(t *testing.T) {
 	assertContains(t, admin, "Ada Admin")
 }
 
+// A user with another app role than the page's is refused like one with
+// none: the role is the page's, not any role.
+func TestAnotherRoleIsNotTheAdminRole(t *testing.T) {
+	users := append(emulator.DefaultUsers(), emulator.User{Username: "rita@demo.test", Password: "rita-password",
+		Name: "Rita Reader", Roles: []string{"reader", "Admin", "admins"}, OID: emulator.DeriveOID("rita@demo.test")})
+	env := newTestEnv(t, withUsers(users...))
+	b := env.newBrowser()
+	b.signIn("rita@demo.test", "rita-password")
+	assertContains(t, b.get("/token_details"), "reader")
+	p := b.get("/admin")
+	assertStatus(t, p, http.StatusForbidden)
+	assertContains(t, p, "User is missing a required role.")
+	assertNotContains(t, p, "You have the admin app role.")
+}
+
 // With access tokens that live less than MSAL's five-minute refresh margin,
 // every /graph page redeems the refresh token, and the user stays signed in.
 func TestRefreshAfterShortAccessTokenLifetime(t *testing.T) {
