@@ -16,7 +16,8 @@ import (
 
 // Backend keeps records by session id: files (FileBackend) or Redis
 // (RedisBackend). Records are opaque to it; every backend passes the same
-// test suite (backend_test.go).
+// conformance suite (package session/sessiontest), which a new backend can
+// run too.
 type Backend interface {
 	// Find returns the record of id. A record that is absent or expired is
 	// ErrNotFound.
