@@ -175,7 +175,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("loginfmt"))
 	password := r.PostForm.Get("passwd")
-	u := e.byUsername[strings.ToLower(username)]
+	u := e.user(username)
 	switch {
 	case u == nil:
 		a := errNoSuchUser(username, e.tenant)

@@ -137,11 +137,18 @@ type Config struct {
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
 type Emulator struct {
-	tenant       string
-	apps         []*app           // in configuration order; the first is the one ClientID names
-	users        []User           // in configuration order, OIDs filled in
-	byUsername   map[string]*User // lower-case username -> user
-	byOID        map[string]*User
+	tenant string
+	apps   []*app // in configuration order; the first is the one ClientID names
+	users  []User // the configured accounts, in configuration order, OIDs filled in
+
+	// usersMu guards the account look-ups and signUps: an External ID
+	// tenant gains accounts while it runs (sign-up). A *User never
+	// changes once it is in them.
+	usersMu    sync.RWMutex
+	byUsername map[string]*User // lower-case username -> user
+	byOID      map[string]*User
+	signUps    []*User // accounts created by sign-up, oldest first
+
 	defaultUsers bool // the demo accounts are in use, so pages may list their passwords
 	accessTTL    time.Duration
 	idTTL        time.Duration
@@ -365,15 +372,18 @@ func (e *Emulator) RedirectURIs() []string {
 	return slices.Clone(e.apps[0].redirectURIs)
 }
 
-// Users returns copies of the emulator's accounts, with their OIDs.
+// Users returns copies of the emulator's accounts, with their OIDs: the
+// configured ones, then those created by sign-up, oldest first.
 func (e *Emulator) Users() []User {
-	out := make([]User, len(e.users))
-	for i, u := range e.users {
-		u.Roles = slices.Clone(u.Roles)
+	all := e.allUsers()
+	out := make([]User, len(all))
+	for i, u := range all {
+		c := *u
+		c.Roles = slices.Clone(u.Roles)
 		if u.Events != nil {
-			u.Events = slices.Clone(u.Events)
+			c.Events = slices.Clone(u.Events)
 		}
-		out[i] = u
+		out[i] = c
 	}
 	return out
 }
@@ -412,7 +422,7 @@ func (e *Emulator) count(key string) {
 // invalid: later refresh grants get AADSTS50173, as after a password reset
 // or an admin's "revoke sessions" in Entra. Tokens issued afterwards work.
 func (e *Emulator) RevokeRefreshTokens(username string) error {
-	u := e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+	u := e.user(username)
 	if u == nil {
 		return fmt.Errorf("emulator: no user %q", username)
 	}

@@ -137,7 +137,7 @@ func (e *Emulator) renderPicker(w http.ResponseWriter, r *http.Request, req *aut
 		ClientID: req.clientID,
 	}
 	for _, a := range s.accounts {
-		if u := e.byUsername[strings.ToLower(a.username)]; u != nil {
+		if u := e.user(a.username); u != nil {
 			data.Accounts = append(data.Accounts, *u)
 		}
 	}
@@ -190,7 +190,7 @@ func (e *Emulator) renderSecondFactor(w http.ResponseWriter, r *http.Request, re
 		Contexts: req.claims.acrs,
 		Wrong:    wrong,
 	}
-	if u := e.byUsername[strings.ToLower(in.username)]; u != nil && e.defaultUsers {
+	if u := e.user(in.username); u != nil && e.defaultUsers {
 		data.DemoCode = u.OTC
 	}
 	e.render(w, http.StatusOK, "second_factor", data)

@@ -152,7 +152,7 @@ func (e *Emulator) continueSignIn(w http.ResponseWriter, r *http.Request, req *a
 			e.redirectError(w, r, req, errSecondFactorFailed("The user cancelled the verification."), url.Values{"error_subcode": {"cancel"}})
 			return
 		}
-		u := e.byUsername[strings.ToLower(in.username)]
+		u := e.user(in.username)
 		if u == nil || !checkOTC(u, r.PostForm.Get("otc")) {
 			in.attempts++
 			if in.attempts >= maxOTCAttempts {
@@ -189,12 +189,12 @@ func (in *interaction) satisfiedContexts(req *authorizeRequest) []string {
 // which Entra also accepts as login_hint and logout_hint.
 func (e *Emulator) hintedUsername(hint string) string {
 	hint = strings.TrimSpace(hint)
-	if u := e.byUsername[strings.ToLower(hint)]; u != nil {
+	if u := e.user(hint); u != nil {
 		return u.Username
 	}
-	for i := range e.users {
-		if e.loginHintClaim(&e.users[i]) == hint {
-			return e.users[i].Username
+	for _, u := range e.allUsers() {
+		if e.loginHintClaim(u) == hint {
+			return u.Username
 		}
 	}
 	return hint
