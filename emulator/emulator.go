@@ -90,6 +90,9 @@ const (
 	// on signed-out pages (one per app and ended browser session), so tests
 	// can wait for a sign-out to reach the apps.
 	StatFrontChannelLogouts = "frontchannel_logouts"
+	// StatSignUps counts accounts created by an External ID tenant's
+	// self-service sign-up (prompt=create).
+	StatSignUps = "sign_ups"
 )
 
 var statKeys = []string{
@@ -98,6 +101,7 @@ var statKeys = []string{
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
 	StatSecondFactors, StatClaimsChallenges, StatFrontChannelLogouts,
+	StatSignUps,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -133,13 +137,27 @@ type Config struct {
 	// shorthand for App.ClientCertificates and App.FederatedSubjects.
 	ClientCertificates []*x509.Certificate
 	FederatedSubjects  []string
+	// ExternalID makes the tenant a Microsoft Entra External ID tenant
+	// (externalid.go) instead of a workforce one: it answers as
+	// https://{Subdomain}.ciamlogin.com/{Subdomain}.onmicrosoft.com,
+	// https://{tenant-id}.ciamlogin.com/{tenant-id} and under any other
+	// host name as a custom URL domain, https://{domain}/{tenant-id}; it
+	// names the issuer External ID names,
+	// https://{tenant-id}.ciamlogin.com/{tenant-id}/v2.0, whatever the host;
+	// and prompt=create offers self-service sign-up. Tenant must be a GUID.
+	ExternalID bool
+	// Subdomain is an External ID tenant's name in its ciamlogin.com and
+	// onmicrosoft.com host names; default DefaultSubdomain.
+	Subdomain string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
 type Emulator struct {
-	tenant string
-	apps   []*app // in configuration order; the first is the one ClientID names
-	users  []User // the configured accounts, in configuration order, OIDs filled in
+	tenant     string
+	externalID bool   // an External ID (CIAM) tenant: externalid.go
+	subdomain  string // an External ID tenant's subdomain
+	apps       []*app // in configuration order; the first is the one ClientID names
+	users      []User // the configured accounts, in configuration order, OIDs filled in
 
 	// usersMu guards the account look-ups and signUps: an External ID
 	// tenant gains accounts while it runs (sign-up). A *User never
@@ -222,6 +240,14 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	if !tenantPattern.MatchString(e.tenant) {
 		return nil, fmt.Errorf("emulator: tenant %q is not a GUID or domain name", cfg.Tenant)
+	}
+	if cfg.ExternalID {
+		e.externalID = true
+		if e.subdomain, err = prepareExternalID(e.tenant, cfg.Subdomain); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	} else if cfg.Subdomain != "" {
+		return nil, errors.New("emulator: Subdomain is for an External ID tenant: set ExternalID too")
 	}
 	if e.apps, err = prepareApps(cfg); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -392,8 +418,8 @@ func (e *Emulator) Users() []User {
 // "keys", "authorize", "token", "token_authorization_code",
 // "token_refresh_token", "logout", "graph_me", "graph_events", plus
 // "sign_ins", "single_sign_ons", "codes_issued", "consents",
-// "second_factors", "claims_challenges", "frontchannel_logouts" and
-// "faults_applied". Every key is
+// "second_factors", "claims_challenges", "frontchannel_logouts",
+// "sign_ups" and "faults_applied". Every key is
 // present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()

@@ -19,7 +19,7 @@ var templateFS embed.FS
 //go:embed static/emulator.css
 var stylesheet []byte
 
-var pageNames = []string{"signin", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
+var pageNames = []string{"signin", "signup", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
 
 // parsePages parses each page together with the layout, once, at New.
 func parsePages() (map[string]*template.Template, error) {
@@ -94,6 +94,9 @@ type signInPage struct {
 	Error    *signInError
 	Notice   string // why the password is asked although the account is signed in
 	Accounts []User // listed only for the well-known demo accounts
+	// SignUpURL is the same request with prompt=create: an External ID
+	// tenant's sign-in page offers to create an account.
+	SignUpURL string
 }
 
 // renderSignIn shows the sign-in form, with an error after a failed try.
@@ -107,6 +110,9 @@ func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *aut
 		ClientID: req.clientID,
 		Scopes:   strings.Fields(req.scope),
 		Notice:   notice,
+	}
+	if e.externalID {
+		data.SignUpURL = withPrompt(r.URL, "create")
 	}
 	if fail != nil {
 		msg := "Your account or password is incorrect."

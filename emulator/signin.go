@@ -17,6 +17,12 @@ import (
 // the browser session already holds, as Entra does (REFERENCE §4.5).
 func (e *Emulator) startSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest) {
 	silent := req.prompt == "none"
+	if req.prompt == "create" {
+		// External ID's self-service sign-up: the create-account form,
+		// whatever the browser session holds.
+		e.renderSignUp(w, r, req, "", "", "")
+		return
+	}
 	if req.prompt == "login" {
 		// prompt=login asks for the password whatever the session holds.
 		e.renderSignIn(w, r, req, e.hintedUsername(req.loginHint), nil, "")
