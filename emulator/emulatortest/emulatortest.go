@@ -12,12 +12,14 @@ package emulatortest
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -143,6 +145,32 @@ func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Con
 func (s *Server) Close() {
 	s.cancel()
 	<-s.done
+}
+
+// RewriteIssuer is middleware for NewServer that makes every discovery
+// document name issuer instead of the emulator's own: what a client sees
+// of an identity provider that is misconfigured, or of someone who is not
+// the tenant it claims to be.
+func RewriteIssuer(issuer string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var doc map[string]any
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+				return
+			}
+			doc["issuer"] = issuer
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			json.NewEncoder(w).Encode(doc)
+		})
+	}
 }
 
 // Page is one answer of the emulator, as a browser receives it.
