@@ -35,7 +35,8 @@ type templateData struct {
 	Demo        bool
 	CSRFToken   string
 
-	AuthURL string
+	AuthURL   string
+	SignUpURL string // the login page's "Create an account" (External ID only)
 
 	AuthError *identity.AuthError
 

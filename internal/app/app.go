@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		AdminAuthContext:      cfg.AdminAuthContext,
 		RedirectPath:          cfg.RedirectPath(),
 		PostLogoutRedirectURI: cfg.Origin() + "/",
-		IdentityOrigin:        originOf(cfg.Authority),
+		IdentityOrigin:        originOf(cmp.Or(cfg.Authority, cfg.OIDCAuthority)),
 		ConfigProblems:        cfg.Problems,
 		Demo:                  opts.Demo,
 	}
@@ -83,13 +84,14 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 			logger.Warn(cred.warning)
 		}
 		id, err := identity.New(identity.Config{
-			Authority:   cfg.Authority,
-			ClientID:    cfg.ClientID,
-			Credential:  cred.cred,
-			SendX5C:     cred.sendX5C,
-			RedirectURI: cfg.RedirectURI,
-			Scopes:      cfg.Scopes,
-			HTTPClient:  opts.Outbound,
+			Authority:     cfg.Authority,
+			OIDCAuthority: cfg.OIDCAuthority,
+			ClientID:      cfg.ClientID,
+			Credential:    cred.cred,
+			SendX5C:       cred.sendX5C,
+			RedirectURI:   cfg.RedirectURI,
+			Scopes:        cfg.Scopes,
+			HTTPClient:    opts.Outbound,
 			// The app answers claims challenges (handlers/challenge.go).
 			ClientCapabilities: cfg.ClientCapabilities,
 		})

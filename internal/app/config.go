@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/forwarded"
 )
 
@@ -28,7 +29,11 @@ type Config struct {
 	ClientAssertionFile       string
 	ClientAssertionVar        string // CLIENT_ASSERTION_FILE or AZURE_FEDERATED_TOKEN_FILE, whichever set ClientAssertionFile
 
-	Authority     string
+	Authority string
+	// OIDCAuthority is an External ID tenant's authority on a custom URL
+	// domain (OIDC_AUTHORITY, as the identity library names it), instead
+	// of Authority.
+	OIDCAuthority string
 	RedirectURI   string
 	Scopes        []string
 	GraphEndpoint string
@@ -140,7 +145,8 @@ func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
 	// No default tenant: "common" would silently accept users, and their
 	// app roles, from every tenant where someone consented to the app.
 	cfg.Authority = get("AUTHORITY", "")
-	if tenant := get("TENANT_ID", ""); cfg.Authority == "" && tenant != "" {
+	cfg.OIDCAuthority = get("OIDC_AUTHORITY", "")
+	if tenant := get("TENANT_ID", ""); cfg.Authority == "" && cfg.OIDCAuthority == "" && tenant != "" {
 		cfg.Authority = "https://login.microsoftonline.com/" + tenant
 	}
 	if cfg.Authority != "" {
@@ -149,6 +155,7 @@ func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.Authority = strings.TrimSuffix(cfg.Authority, "/")
 	}
+	errs = append(errs, checkOIDCAuthority(cfg.Authority, cfg.OIDCAuthority)...)
 
 	cfg.RedirectURI = get("REDIRECT_URI", fmt.Sprintf("https://localhost:%d/auth/redirect", cfg.Port))
 	if err := checkRedirectURI(cfg.RedirectURI); err != nil {
@@ -181,7 +188,7 @@ func LoadConfigEnv(lookup func(string) (string, bool)) (Config, error) {
 	if cfg.ClientID == "" || placeholder(cfg.ClientID) {
 		cfg.Problems = append(cfg.Problems, "CLIENT_ID is not set: use the Application (client) ID of your app registration.")
 	}
-	if cfg.Authority == "" {
+	if cfg.Authority == "" && cfg.OIDCAuthority == "" {
 		cfg.Problems = append(cfg.Problems, "AUTHORITY (or TENANT_ID) is not set: use https://login.microsoftonline.com/<your tenant ID>.")
 	}
 	if cfg.ClientSecret == "" && cfg.ClientCertificatePath == "" && cfg.ClientAssertionFile == "" {
@@ -324,11 +331,34 @@ func checkAuthority(a string) error {
 	if u.Scheme != "https" {
 		return fmt.Errorf("AUTHORITY must use https, not %q", u.Scheme)
 	}
-	if strings.Trim(u.Path, "/") == "" || strings.Count(strings.Trim(u.Path, "/"), "/") > 0 {
+	// An External ID tenant's bare https://<sub>.ciamlogin.com names its
+	// tenant by its subdomain (identity.ParseAuthority).
+	bareCIAM := strings.HasSuffix(strings.ToLower(u.Hostname()), ".ciamlogin.com") && strings.Trim(u.Path, "/") == ""
+	if !bareCIAM && (strings.Trim(u.Path, "/") == "" || strings.Count(strings.Trim(u.Path, "/"), "/") > 0) {
 		return fmt.Errorf("AUTHORITY must be https://<host>/<tenant> with the tenant as its only path segment, not %q", a)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("AUTHORITY must not have a query or fragment: %q", a)
+	}
+	if _, err := identity.ParseAuthority(a, ""); err != nil {
+		return fmt.Errorf("AUTHORITY: %w", err)
+	}
+	return nil
+}
+
+// checkOIDCAuthority checks OIDC_AUTHORITY, an External ID tenant's
+// authority on a custom URL domain, which replaces AUTHORITY.
+func checkOIDCAuthority(authority, oidcAuthority string) []error {
+	switch {
+	case oidcAuthority == "":
+		return nil
+	case authority != "":
+		return []error{errors.New("AUTHORITY and OIDC_AUTHORITY are both set: keep AUTHORITY for Entra ID or an External ID tenant on ciamlogin.com, or OIDC_AUTHORITY for an External ID tenant on a custom URL domain")}
+	case placeholder(oidcAuthority):
+		return []error{fmt.Errorf("OIDC_AUTHORITY still holds a placeholder: %q", oidcAuthority)}
+	}
+	if _, err := identity.ParseAuthority("", oidcAuthority); err != nil {
+		return []error{fmt.Errorf("OIDC_AUTHORITY: %w", err)}
 	}
 	return nil
 }
