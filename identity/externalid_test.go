@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"net"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
@@ -24,6 +25,9 @@ func externalIDForms(srv *emulatortest.Server) []struct{ name, authority, oidc, 
 		{"subdomain", "https://" + sub + ".ciamlogin.com/" + sub + ".onmicrosoft.com", "", sub + ".ciamlogin.com"},
 		{"tenant ID", "https://" + tenant + ".ciamlogin.com/" + tenant, "", tenant + ".ciamlogin.com"},
 		{"custom URL domain", "", "https://" + emulatortest.CustomDomain + "/" + tenant + "/v2.0", emulatortest.CustomDomain},
+		// What cmd/entra-emulator -external-id suggests: its own address as
+		// a custom URL domain, the issuer's host on the same port.
+		{"loopback as a custom URL domain", "", srv.URL + "/" + tenant + "/v2.0", strings.TrimPrefix(srv.URL, "https://")},
 	}
 }
 
@@ -79,7 +83,8 @@ func TestExternalIDSignsInWithEveryForm(t *testing.T) {
 			if _, err := id.CompleteSignIn(ctx, s, &flow, loc.Query()); err != nil {
 				t.Fatalf("CompleteSignIn: %v", err)
 			}
-			if got := s.Claims.String("iss"); got != srv.ExternalIDIssuer("") {
+			_, port, _ := net.SplitHostPort(form.host) // none but on loopback
+			if got := s.Claims.String("iss"); got != srv.ExternalIDIssuer(port) {
 				t.Errorf("iss = %s", got)
 			}
 			tok, err := id.AcquireToken(ctx, s, nil)
