@@ -74,6 +74,15 @@ func (e *Emulator) externalIDIssuer(r *http.Request) string {
 	return iss
 }
 
+// externalIDIssuerIf is externalIDIssuer for an External ID tenant, "" for
+// an Entra ID one.
+func (e *Emulator) externalIDIssuerIf(r *http.Request) string {
+	if !e.externalID {
+		return ""
+	}
+	return e.externalIDIssuer(r)
+}
+
 // externalIDTenantOK reports whether r names this External ID tenant: by
 // its ID or by {subdomain}.onmicrosoft.com in the path, on any host but a
 // ciamlogin.com host of another tenant. Every other host stands for one of

@@ -297,3 +297,15 @@ func (env *testEnv) postWith(c *http.Client, u string, form url.Values) *http.Re
 	}
 	return resp
 }
+
+// The about page tells how to point the app at an External ID tenant.
+func TestExternalIDIndexPage(t *testing.T) {
+	env := newEnv(t, externalID)
+	body := readBody(t, env.getWith(env.hostBrowser("localhost:5001"), env.url("/")))
+	for _, want := range []string{"External ID tenant", "OIDC_AUTHORITY=https://localhost:5001/" + DefaultTenant + "/v2.0",
+		"https://" + DefaultTenant + ".ciamlogin.com:5001/" + DefaultTenant + "/v2.0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("about page lacks %q", want)
+		}
+	}
+}

@@ -262,6 +262,8 @@ func (e *Emulator) renderFormPost(w http.ResponseWriter, r *http.Request, action
 type indexPage struct {
 	page
 	Authority     string
+	ExternalID    bool   // an External ID tenant: the app takes Authority as OIDC_AUTHORITY
+	Issuer        string // an External ID tenant's issuer
 	Apps          []App
 	Discovery     string
 	GraphMe       string
@@ -274,6 +276,8 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
 	e.render(w, http.StatusOK, "index", indexPage{
 		page:          page{Title: "About", Tenant: e.tenant},
 		Authority:     authority,
+		ExternalID:    e.externalID,
+		Issuer:        e.externalIDIssuerIf(r),
 		Apps:          e.Apps(),
 		Discovery:     authority + "/v2.0/.well-known/openid-configuration",
 		GraphMe:       baseURL(r) + "/v1.0/me",
