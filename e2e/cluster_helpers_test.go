@@ -217,6 +217,11 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 	if co.identityTimeout > 0 {
 		outbound.Timeout = co.identityTimeout
 	}
+	// An External ID emulator is reached under its host names: the app's
+	// outbound client dials them on loopback, as the test client does.
+	if len(emuSrv.Names) > 0 {
+		outbound.Transport.(*http.Transport).DialContext = emuSrv.DialContext
+	}
 	c.stopFuncs = append(c.stopFuncs, outbound.CloseIdleConnections)
 
 	// The test client: it trusts the test certificate and, with several

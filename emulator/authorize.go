@@ -89,12 +89,14 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 		return req, nil, scopeErr
 	}
 	req.grant = g
-	// Entra knows five prompt values; this emulator has no sign-up page,
-	// so "create" is refused like an unknown value, and so are two values.
+	// Entra knows five prompt values; "create" (sign-up) belongs to External
+	// ID's user flows, so an Entra ID tenant refuses it like an unknown
+	// value, and every tenant refuses two values.
 	switch p := q["prompt"]; {
 	case len(p) > 1:
 		return req, nil, fail(errUnsupportedPrompt())
 	case req.prompt == "", req.prompt == "login", req.prompt == "none", req.prompt == "consent", req.prompt == "select_account":
+	case req.prompt == "create" && e.externalID:
 	default:
 		return req, nil, fail(errUnsupportedPrompt())
 	}
@@ -168,6 +170,9 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case r.PostForm.Has("account"):
 		e.pickAccount(w, r, req)
 		return
+	case r.PostForm.Has("newpasswd") && e.externalID:
+		e.signUp(w, r, req)
+		return
 	}
 	if r.PostForm.Get("action") == "cancel" {
 		e.redirectError(w, r, req, errUserDeclined(), url.Values{"error_subcode": {"cancel"}})
@@ -175,7 +180,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("loginfmt"))
 	password := r.PostForm.Get("passwd")
-	u := e.byUsername[strings.ToLower(username)]
+	u := e.user(username)
 	switch {
 	case u == nil:
 		a := errNoSuchUser(username, e.tenant)

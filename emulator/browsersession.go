@@ -163,7 +163,7 @@ func (e *Emulator) session(r *http.Request) (key string, s browserSession, ok bo
 	if !ok {
 		return "", browserSession{}, false
 	}
-	s.accounts = slices.DeleteFunc(s.accounts, func(a sessionAccount) bool { return e.byUsername[strings.ToLower(a.username)] == nil })
+	s.accounts = slices.DeleteFunc(s.accounts, func(a sessionAccount) bool { return e.user(a.username) == nil })
 	return c.Value, s, len(s.accounts) > 0
 }
 

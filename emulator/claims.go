@@ -184,7 +184,7 @@ func errSecondFactorFailed(detail string) aadError {
 // until they expire), the user's refresh tokens are revoked (AADSTS50173),
 // and an authorization that asks for nbf after the event needs the password.
 func (e *Emulator) CAEEvent(username string) (time.Time, error) {
-	u := e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+	u := e.user(username)
 	if u == nil {
 		return time.Time{}, fmt.Errorf("emulator: no user %q", username)
 	}

@@ -90,6 +90,9 @@ const (
 	// on signed-out pages (one per app and ended browser session), so tests
 	// can wait for a sign-out to reach the apps.
 	StatFrontChannelLogouts = "frontchannel_logouts"
+	// StatSignUps counts accounts created by an External ID tenant's
+	// self-service sign-up (prompt=create).
+	StatSignUps = "sign_ups"
 )
 
 var statKeys = []string{
@@ -98,6 +101,7 @@ var statKeys = []string{
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
 	StatSecondFactors, StatClaimsChallenges, StatFrontChannelLogouts,
+	StatSignUps,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -139,15 +143,36 @@ type Config struct {
 	// uses that context: for testing that an app notices a step-up that
 	// did not happen.
 	OmitACRS bool
+	// ExternalID makes the tenant a Microsoft Entra External ID tenant
+	// (externalid.go) instead of a workforce one: it answers as
+	// https://{Subdomain}.ciamlogin.com/{Subdomain}.onmicrosoft.com,
+	// https://{tenant-id}.ciamlogin.com/{tenant-id} and under any other
+	// host name as a custom URL domain, https://{domain}/{tenant-id}; it
+	// names the issuer External ID names,
+	// https://{tenant-id}.ciamlogin.com/{tenant-id}/v2.0, whatever the host;
+	// and prompt=create offers self-service sign-up. Tenant must be a GUID.
+	ExternalID bool
+	// Subdomain is an External ID tenant's name in its ciamlogin.com and
+	// onmicrosoft.com host names; default DefaultSubdomain.
+	Subdomain string
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
 type Emulator struct {
-	tenant       string
-	apps         []*app           // in configuration order; the first is the one ClientID names
-	users        []User           // in configuration order, OIDs filled in
-	byUsername   map[string]*User // lower-case username -> user
-	byOID        map[string]*User
+	tenant     string
+	externalID bool   // an External ID (CIAM) tenant: externalid.go
+	subdomain  string // an External ID tenant's subdomain
+	apps       []*app // in configuration order; the first is the one ClientID names
+	users      []User // the configured accounts, in configuration order, OIDs filled in
+
+	// usersMu guards the account look-ups and signUps: an External ID
+	// tenant gains accounts while it runs (sign-up). A *User never
+	// changes once it is in them.
+	usersMu    sync.RWMutex
+	byUsername map[string]*User // lower-case username -> user
+	byOID      map[string]*User
+	signUps    []*User // accounts created by sign-up, oldest first
+
 	defaultUsers bool // the demo accounts are in use, so pages may list their passwords
 	accessTTL    time.Duration
 	idTTL        time.Duration
@@ -226,6 +251,14 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	if !tenantPattern.MatchString(e.tenant) {
 		return nil, fmt.Errorf("emulator: tenant %q is not a GUID or domain name", cfg.Tenant)
+	}
+	if cfg.ExternalID {
+		e.externalID = true
+		if e.subdomain, err = prepareExternalID(e.tenant, cfg.Subdomain); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	} else if cfg.Subdomain != "" {
+		return nil, errors.New("emulator: Subdomain is for an External ID tenant: set ExternalID too")
 	}
 	if e.apps, err = prepareApps(cfg); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -376,15 +409,18 @@ func (e *Emulator) RedirectURIs() []string {
 	return slices.Clone(e.apps[0].redirectURIs)
 }
 
-// Users returns copies of the emulator's accounts, with their OIDs.
+// Users returns copies of the emulator's accounts, with their OIDs: the
+// configured ones, then those created by sign-up, oldest first.
 func (e *Emulator) Users() []User {
-	out := make([]User, len(e.users))
-	for i, u := range e.users {
-		u.Roles = slices.Clone(u.Roles)
+	all := e.allUsers()
+	out := make([]User, len(all))
+	for i, u := range all {
+		c := *u
+		c.Roles = slices.Clone(u.Roles)
 		if u.Events != nil {
-			u.Events = slices.Clone(u.Events)
+			c.Events = slices.Clone(u.Events)
 		}
-		out[i] = u
+		out[i] = c
 	}
 	return out
 }
@@ -393,8 +429,8 @@ func (e *Emulator) Users() []User {
 // "keys", "authorize", "token", "token_authorization_code",
 // "token_refresh_token", "logout", "graph_me", "graph_events", plus
 // "sign_ins", "single_sign_ons", "codes_issued", "consents",
-// "second_factors", "claims_challenges", "frontchannel_logouts" and
-// "faults_applied". Every key is
+// "second_factors", "claims_challenges", "frontchannel_logouts",
+// "sign_ups" and "faults_applied". Every key is
 // present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()
@@ -423,7 +459,7 @@ func (e *Emulator) count(key string) {
 // invalid: later refresh grants get AADSTS50173, as after a password reset
 // or an admin's "revoke sessions" in Entra. Tokens issued afterwards work.
 func (e *Emulator) RevokeRefreshTokens(username string) error {
-	u := e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+	u := e.user(username)
 	if u == nil {
 		return fmt.Errorf("emulator: no user %q", username)
 	}

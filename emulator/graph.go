@@ -81,7 +81,7 @@ func (e *Emulator) graphCaller(w http.ResponseWriter, r *http.Request) (*User, a
 		return nil, c, false
 	}
 	now := e.now().Unix()
-	u := e.byOID[c.Oid]
+	u := e.userByOID(c.Oid)
 	switch {
 	case c.Aud != GraphResourceID && c.Aud != "https://graph.microsoft.com":
 		e.graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")

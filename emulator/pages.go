@@ -19,7 +19,7 @@ var templateFS embed.FS
 //go:embed static/emulator.css
 var stylesheet []byte
 
-var pageNames = []string{"signin", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
+var pageNames = []string{"signin", "signup", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
 
 // parsePages parses each page together with the layout, once, at New.
 func parsePages() (map[string]*template.Template, error) {
@@ -94,6 +94,9 @@ type signInPage struct {
 	Error    *signInError
 	Notice   string // why the password is asked although the account is signed in
 	Accounts []User // listed only for the well-known demo accounts
+	// SignUpURL is the same request with prompt=create: an External ID
+	// tenant's sign-in page offers to create an account.
+	SignUpURL string
 }
 
 // renderSignIn shows the sign-in form, with an error after a failed try.
@@ -107,6 +110,9 @@ func (e *Emulator) renderSignIn(w http.ResponseWriter, r *http.Request, req *aut
 		ClientID: req.clientID,
 		Scopes:   strings.Fields(req.scope),
 		Notice:   notice,
+	}
+	if e.externalID {
+		data.SignUpURL = withPrompt(r.URL, "create")
 	}
 	if fail != nil {
 		msg := "Your account or password is incorrect."
@@ -137,7 +143,7 @@ func (e *Emulator) renderPicker(w http.ResponseWriter, r *http.Request, req *aut
 		ClientID: req.clientID,
 	}
 	for _, a := range s.accounts {
-		if u := e.byUsername[strings.ToLower(a.username)]; u != nil {
+		if u := e.user(a.username); u != nil {
 			data.Accounts = append(data.Accounts, *u)
 		}
 	}
@@ -190,7 +196,7 @@ func (e *Emulator) renderSecondFactor(w http.ResponseWriter, r *http.Request, re
 		Contexts: req.claims.acrs,
 		Wrong:    wrong,
 	}
-	if u := e.byUsername[strings.ToLower(in.username)]; u != nil && e.defaultUsers {
+	if u := e.user(in.username); u != nil && e.defaultUsers {
 		data.DemoCode = u.OTC
 	}
 	e.render(w, http.StatusOK, "second_factor", data)
@@ -256,6 +262,8 @@ func (e *Emulator) renderFormPost(w http.ResponseWriter, r *http.Request, action
 type indexPage struct {
 	page
 	Authority     string
+	ExternalID    bool   // an External ID tenant: the app takes Authority as OIDC_AUTHORITY
+	Issuer        string // an External ID tenant's issuer
 	Apps          []App
 	Discovery     string
 	GraphMe       string
@@ -268,6 +276,8 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
 	e.render(w, http.StatusOK, "index", indexPage{
 		page:          page{Title: "About", Tenant: e.tenant},
 		Authority:     authority,
+		ExternalID:    e.externalID,
+		Issuer:        e.externalIDIssuerIf(r),
 		Apps:          e.Apps(),
 		Discovery:     authority + "/v2.0/.well-known/openid-configuration",
 		GraphMe:       baseURL(r) + "/v1.0/me",

@@ -147,12 +147,16 @@ func (e *Emulator) begin(w http.ResponseWriter, r *http.Request, stat, endpoint 
 }
 
 func (e *Emulator) tenantOK(r *http.Request) bool {
+	if e.externalID {
+		return e.externalIDTenantOK(r)
+	}
 	return strings.EqualFold(r.PathValue("tenant"), e.tenant)
 }
 
 // baseURL is the emulator's origin as the client reached it. Every URL the
 // emulator hands out uses it, because MSAL requires the issuer's host to be
-// the authority's host.
+// the authority's host. An External ID tenant's issuer is the exception,
+// as External ID's own is (externalIDIssuer).
 func baseURL(r *http.Request) string {
 	scheme := "https"
 	if r.TLS == nil {
@@ -162,6 +166,9 @@ func baseURL(r *http.Request) string {
 }
 
 func (e *Emulator) issuer(r *http.Request) string {
+	if e.externalID {
+		return e.externalIDIssuer(r)
+	}
 	return baseURL(r) + "/" + e.tenant + "/v2.0"
 }
 
@@ -195,6 +202,10 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 		return
 	}
 	base := baseURL(r) + "/" + e.tenant
+	cloud := "entra-emulator.local"
+	if e.externalID {
+		cloud = "ciamlogin.com"
+	}
 	writeJSON(w, http.StatusOK, openIDConfiguration{
 		TokenEndpoint:                     base + "/oauth2/v2.0/token",
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
@@ -214,7 +225,7 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 		GrantTypesSupported:           []string{"authorization_code", "refresh_token"},
 		CodeChallengeMethodsSupported: []string{"S256", "plain"},
 		TenantRegionScope:             "EU",
-		CloudInstanceName:             "entra-emulator.local",
+		CloudInstanceName:             cloud,
 		MSGraphHost:                   r.Host,
 	})
 }

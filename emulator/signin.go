@@ -17,6 +17,12 @@ import (
 // the browser session already holds, as Entra does (REFERENCE §4.5).
 func (e *Emulator) startSignIn(w http.ResponseWriter, r *http.Request, req *authorizeRequest) {
 	silent := req.prompt == "none"
+	if req.prompt == "create" {
+		// External ID's self-service sign-up: the create-account form,
+		// whatever the browser session holds.
+		e.renderSignUp(w, r, req, "", "", "")
+		return
+	}
 	if req.prompt == "login" {
 		// prompt=login asks for the password whatever the session holds.
 		e.renderSignIn(w, r, req, e.hintedUsername(req.loginHint), nil, "")
@@ -152,7 +158,7 @@ func (e *Emulator) continueSignIn(w http.ResponseWriter, r *http.Request, req *a
 			e.redirectError(w, r, req, errSecondFactorFailed("The user cancelled the verification."), url.Values{"error_subcode": {"cancel"}})
 			return
 		}
-		u := e.byUsername[strings.ToLower(in.username)]
+		u := e.user(in.username)
 		if u == nil || !checkOTC(u, r.PostForm.Get("otc")) {
 			in.attempts++
 			if in.attempts >= maxOTCAttempts {
@@ -189,12 +195,12 @@ func (in *interaction) satisfiedContexts(req *authorizeRequest) []string {
 // which Entra also accepts as login_hint and logout_hint.
 func (e *Emulator) hintedUsername(hint string) string {
 	hint = strings.TrimSpace(hint)
-	if u := e.byUsername[strings.ToLower(hint)]; u != nil {
+	if u := e.user(hint); u != nil {
 		return u.Username
 	}
-	for i := range e.users {
-		if e.loginHintClaim(&e.users[i]) == hint {
-			return e.users[i].Username
+	for _, u := range e.allUsers() {
+		if e.loginHintClaim(u) == hint {
+			return u.Username
 		}
 	}
 	return hint

@@ -151,7 +151,7 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values, client *app) (to
 		return tokenResponse{}, a
 	}
 
-	u := e.byUsername[strings.ToLower(issued.username)]
+	u := e.user(issued.username)
 	if u == nil {
 		return fail(errUserGone(issued.username, e.tenant))
 	}
@@ -225,7 +225,7 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values, client *
 	if st.Generation != rev.generation {
 		return fail(errRefreshRevoked(issuedAt, rev.at))
 	}
-	u := e.byUsername[strings.ToLower(st.Username)]
+	u := e.user(st.Username)
 	if u == nil {
 		return fail(errUserGone(st.Username, e.tenant))
 	}

@@ -182,3 +182,30 @@ func DeriveOID(username string) string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// user returns the account named username (any case, surrounding white
+// space ignored), nil when there is none.
+func (e *Emulator) user(username string) *User {
+	e.usersMu.RLock()
+	defer e.usersMu.RUnlock()
+	return e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+}
+
+// userByOID returns the account with object ID oid, nil when there is none.
+func (e *Emulator) userByOID(oid string) *User {
+	e.usersMu.RLock()
+	defer e.usersMu.RUnlock()
+	return e.byOID[oid]
+}
+
+// allUsers returns every account: the configured ones, then those created
+// by sign-up.
+func (e *Emulator) allUsers() []*User {
+	e.usersMu.RLock()
+	defer e.usersMu.RUnlock()
+	out := make([]*User, 0, len(e.users)+len(e.signUps))
+	for i := range e.users {
+		out = append(out, &e.users[i])
+	}
+	return append(out, e.signUps...)
+}

@@ -3,6 +3,7 @@
 package entra
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,7 @@ func New(cfg Config) (*Auth, error) {
 	}
 	id, err := identity.New(identity.Config{
 		Authority:          cfg.Authority,
+		OIDCAuthority:      cfg.OIDCAuthority,
 		ClientID:           cfg.ClientID,
 		Credential:         cred.cred,
 		SendX5C:            cred.sendX5C,
@@ -109,7 +111,7 @@ func New(cfg Config) (*Auth, error) {
 		outbound:       outbound,
 		now:            time.Now,
 		redirectPath:   cfg.RedirectPath(),
-		identityOrigin: forwarded.CanonicalOrigin(originOf(cfg.Authority)),
+		identityOrigin: forwarded.CanonicalOrigin(originOf(cmp.Or(cfg.Authority, cfg.OIDCAuthority))),
 	}
 	a.frontChannelCSP = frontChannelCSPFor(a.identityOrigin)
 	a.crossOrigin = http.NewCrossOriginProtection()

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"ms-identity-go-webapp/identity"
 )
 
 // Config configures sign-in. ConfigFromEnv fills it from the environment;
@@ -24,6 +26,10 @@ type Config struct {
 	// https://<subdomain>.ciamlogin.com/<subdomain>.onmicrosoft.com for
 	// External ID (AUTHORITY, or TENANT_ID for the first form).
 	Authority string
+	// OIDCAuthority is an External ID tenant's authority on a custom URL
+	// domain, https://login.contoso.com/<tenant ID> (OIDC_AUTHORITY, as the
+	// identity library names it), instead of Authority.
+	OIDCAuthority string
 	// ClientID is the app registration's Application (client) ID
 	// (CLIENT_ID).
 	ClientID string
@@ -165,7 +171,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	// No default tenant: "common" would silently accept users, and their
 	// app roles, from every tenant where someone consented to the app.
 	cfg.Authority = get("AUTHORITY", "")
-	if tenant := get("TENANT_ID", ""); cfg.Authority == "" && tenant != "" {
+	cfg.OIDCAuthority = get("OIDC_AUTHORITY", "")
+	if tenant := get("TENANT_ID", ""); cfg.Authority == "" && cfg.OIDCAuthority == "" && tenant != "" {
 		cfg.Authority = "https://login.microsoftonline.com/" + tenant
 	}
 	port := get("PORT", "5000")
@@ -205,6 +212,7 @@ func (c *Config) check(e *ConfigError) error {
 		}
 		c.Authority = strings.TrimSuffix(c.Authority, "/")
 	}
+	e.Invalid = append(e.Invalid, checkOIDCAuthority(c.Authority, c.OIDCAuthority)...)
 	if err := checkRedirectURI(c.RedirectURI); err != nil {
 		e.Invalid = append(e.Invalid, err)
 	}
@@ -229,7 +237,7 @@ func (c *Config) check(e *ConfigError) error {
 	if c.ClientID == "" || placeholder(c.ClientID) {
 		e.Missing = append(e.Missing, "CLIENT_ID is not set: use the Application (client) ID of your app registration.")
 	}
-	if c.Authority == "" {
+	if c.Authority == "" && c.OIDCAuthority == "" {
 		e.Missing = append(e.Missing, "AUTHORITY (or TENANT_ID) is not set: use https://login.microsoftonline.com/<your tenant ID>.")
 	}
 	if c.ClientSecret == "" && c.ClientCertificatePath == "" && c.ClientAssertionFile == "" {
@@ -334,11 +342,34 @@ func checkAuthority(a string) error {
 	if u.Scheme != "https" {
 		return fmt.Errorf("AUTHORITY must use https, not %q", u.Scheme)
 	}
-	if strings.Trim(u.Path, "/") == "" || strings.Count(strings.Trim(u.Path, "/"), "/") > 0 {
+	// An External ID tenant's bare https://<sub>.ciamlogin.com names its
+	// tenant by its subdomain (identity.ParseAuthority).
+	bareCIAM := strings.HasSuffix(strings.ToLower(u.Hostname()), ".ciamlogin.com") && strings.Trim(u.Path, "/") == ""
+	if !bareCIAM && (strings.Trim(u.Path, "/") == "" || strings.Count(strings.Trim(u.Path, "/"), "/") > 0) {
 		return fmt.Errorf("AUTHORITY must be https://<host>/<tenant> with the tenant as its only path segment, not %q", a)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("AUTHORITY must not have a query or fragment: %q", a)
+	}
+	if _, err := identity.ParseAuthority(a, ""); err != nil {
+		return fmt.Errorf("AUTHORITY: %w", err)
+	}
+	return nil
+}
+
+// checkOIDCAuthority checks OIDC_AUTHORITY, an External ID tenant's
+// authority on a custom URL domain, which replaces AUTHORITY.
+func checkOIDCAuthority(authority, oidcAuthority string) []error {
+	switch {
+	case oidcAuthority == "":
+		return nil
+	case authority != "":
+		return []error{errors.New("AUTHORITY and OIDC_AUTHORITY are both set: keep AUTHORITY for Entra ID or an External ID tenant on ciamlogin.com, or OIDC_AUTHORITY for an External ID tenant on a custom URL domain")}
+	case placeholder(oidcAuthority):
+		return []error{fmt.Errorf("OIDC_AUTHORITY still holds a placeholder: %q", oidcAuthority)}
+	}
+	if _, err := identity.ParseAuthority("", oidcAuthority); err != nil {
+		return []error{fmt.Errorf("OIDC_AUTHORITY: %w", err)}
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type Page struct {
 	RequestID string
 
 	AuthURL     string       // login: the identity provider's sign-in URL
+	SignUpURL   string       // login: "Create an account" (External ID only)
 	AuthError   *AuthError   // auth_error, consent_declined: what failed
 	Permissions []Permission // consent_declined: what the page asked for
 	Next        string       // consent_declined: the page to try again

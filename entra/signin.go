@@ -19,13 +19,29 @@ import (
 // sample does: someone who chose to sign in may want another account than
 // the one their browser is signed in with, so Entra shows its account
 // picker instead of signing them straight back in.
+//
+// With an External ID authority the page also offers "Create an account":
+// the same page with prompt=create, which sends the browser straight to
+// the user flow's sign-up (External ID signs the new user in after).
 func (a *Auth) login(w http.ResponseWriter, r *http.Request) error {
-	authURL, err := a.beginSignIn(w, r, identity.SignIn{Next: SafeNext(r.URL.Query().Get("next")), Prompt: "select_account"})
+	next := SafeNext(r.URL.Query().Get("next"))
+	if a.identity.ExternalID() && r.URL.Query().Get("prompt") == "create" {
+		authURL, err := a.beginSignIn(w, r, identity.SignIn{Next: next, Prompt: "create"})
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, authURL, http.StatusFound)
+		return nil
+	}
+	authURL, err := a.beginSignIn(w, r, identity.SignIn{Next: next, Prompt: "select_account"})
 	if err != nil {
 		return err
 	}
 	data := a.Page(r)
 	data.AuthURL = authURL
+	if a.identity.ExternalID() {
+		data.SignUpURL = r.URL.Path + "?" + url.Values{"prompt": {"create"}, "next": {next}}.Encode()
+	}
 	return a.render(w, http.StatusOK, "login", &data)
 }
 

@@ -61,7 +61,8 @@ type SignIn struct {
 	// Claims is a claims request (JSON), e.g. from a claims challenge.
 	Claims string
 	// Prompt is Entra's prompt parameter: "", "login", "none", "consent"
-	// or "select_account".
+	// or "select_account"; "create" (sign-up) for an External ID
+	// authority's user flows.
 	Prompt string
 	// LoginHint and DomainHint pre-select the account, so Entra can skip
 	// its account picker (incremental consent for a signed-in user).
@@ -122,7 +123,7 @@ func UnmarshalFlow(data []byte) (Flow, error) {
 // to send the browser to, and the flow for the caller to keep until the
 // callback.
 func (c *Client) StartSignIn(ctx context.Context, req SignIn) (string, Flow, error) {
-	app, err := c.msal(&UserSession{})
+	app, err := c.msal(ctx, &UserSession{})
 	if err != nil {
 		return "", Flow{}, err
 	}
@@ -230,7 +231,7 @@ func (c *Client) CompleteSignIn(ctx context.Context, s *UserSession, flow *Flow,
 	// or consent is still signed in. Only a sign-in that passed every check
 	// replaces the session.
 	fresh := &UserSession{}
-	app, err := c.msal(fresh)
+	app, err := c.msal(ctx, fresh)
 	if err != nil {
 		return "", err
 	}
@@ -311,7 +312,7 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 	if t, ok := c.tokens.get(newMemoKey(s, scopes)); ok {
 		return t, nil
 	}
-	app, err := c.msal(s)
+	app, err := c.msal(ctx, s)
 	if err != nil {
 		return Token{}, err
 	}

@@ -4,8 +4,8 @@
 package identity
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -17,8 +17,16 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	Authority string // https://login.microsoftonline.com/{tenant}, https://{sub}.ciamlogin.com/{sub}.onmicrosoft.com, or the emulator's
-	ClientID  string // the app registration's Application (client) ID
+	// Authority is https://login.microsoftonline.com/{tenant} (Entra ID),
+	// an External ID tenant's https://{sub}.ciamlogin.com/{sub}.onmicrosoft.com,
+	// https://{tenant-id}.ciamlogin.com/{tenant-id} or https://{sub}.ciamlogin.com,
+	// or the emulator's. See ParseAuthority.
+	Authority string
+	// OIDCAuthority is instead an External ID tenant's authority on a
+	// custom URL domain, https://login.contoso.com/{tenant-id}/v2.0, as the
+	// identity library's oidc_authority. Set Authority or OIDCAuthority.
+	OIDCAuthority string
+	ClientID      string // the app registration's Application (client) ID
 	// Credential proves the app's identity to Entra ID: a client secret
 	// (confidential.NewCredFromSecret), a certificate (Certificate.Credential)
 	// or a federated token (TokenFile.Credential).
@@ -45,7 +53,7 @@ type Config struct {
 // use: it holds no per-user state, and it builds a fresh MSAL client for each
 // operation over one shared HTTP client (see msal).
 type Client struct {
-	authority         string
+	auth              Authority
 	clientID          string
 	redirectURI       string
 	scopes            []string
@@ -53,6 +61,7 @@ type Client struct {
 	sendX5C           bool
 	capabilities      []string
 	http              *http.Client
+	transport         *cachingTransport // http's transport
 	instanceDiscovery bool
 	skew              time.Duration
 	now               func() time.Time
@@ -65,10 +74,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" || reflect.ValueOf(cfg.Credential).IsZero() {
 		return nil, errors.New("identity: client ID and credential are required")
 	}
-	u, err := url.Parse(cfg.Authority)
-	if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
-		return nil, fmt.Errorf("identity: authority %q must look like https://login.microsoftonline.com/<tenant>", cfg.Authority)
+	auth, err := ParseAuthority(cfg.Authority, cfg.OIDCAuthority)
+	if err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(auth.URL)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -82,9 +92,10 @@ func New(cfg Config) (*Client, error) {
 		base = &http.Client{Timeout: 30 * time.Second}
 	}
 	shared := *base
-	shared.Transport = newCachingTransport(base.Transport, now)
+	transport := newCachingTransport(base.Transport, now)
+	shared.Transport = transport
 	return &Client{
-		authority:         strings.TrimSuffix(cfg.Authority, "/"),
+		auth:              auth,
 		clientID:          cfg.ClientID,
 		redirectURI:       cfg.RedirectURI,
 		scopes:            append([]string(nil), cfg.Scopes...),
@@ -92,6 +103,7 @@ func New(cfg Config) (*Client, error) {
 		sendX5C:           cfg.SendX5C,
 		capabilities:      append([]string(nil), cfg.ClientCapabilities...),
 		http:              &shared,
+		transport:         transport,
 		instanceDiscovery: microsoftHost(u.Hostname()),
 		skew:              skew,
 		now:               now,
@@ -121,8 +133,13 @@ func microsoftHost(host string) bool { return microsoftHosts[strings.ToLower(hos
 // no notion of "the current user", so a shared client whose accessor reads the
 // request's session mixes users' caches under concurrency. New makes no
 // network call, and the shared transport caches the tenant metadata each new
-// client would otherwise fetch.
-func (c *Client) msal(s *UserSession) (confidential.Client, error) {
+// client would otherwise fetch. For External ID, the authority MSAL gets
+// comes from that metadata (msalAuthority).
+func (c *Client) msal(ctx context.Context, s *UserSession) (confidential.Client, error) {
+	authority, err := c.msalAuthority(ctx)
+	if err != nil {
+		return confidential.Client{}, err
+	}
 	opts := []confidential.Option{
 		confidential.WithCache(&sessionCache{s: s}),
 		confidential.WithHTTPClient(c.http),
@@ -140,8 +157,15 @@ func (c *Client) msal(s *UserSession) (confidential.Client, error) {
 		// claims a sign-in carries (REFERENCE §4.3).
 		opts = append(opts, confidential.WithClientCapabilities(c.capabilities))
 	}
-	return confidential.New(c.authority, c.clientID, c.cred, opts...)
+	return confidential.New(authority, c.clientID, c.cred, opts...)
 }
+
+// Authority returns the configured authority, checked (ParseAuthority).
+func (c *Client) Authority() Authority { return c.auth }
+
+// ExternalID reports whether the authority is an External ID tenant's,
+// whose user flows offer sign-up (SignIn.Prompt "create").
+func (c *Client) ExternalID() bool { return c.auth.ExternalID() }
 
 // Scopes returns the resource scopes the app asks for.
 func (c *Client) Scopes() []string { return append([]string(nil), c.scopes...) }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,7 @@ func metadataURL(authority string) string {
 // Metadata returns the tenant's discovery document. The response is cached by
 // the shared transport, so after the first call this costs no network request.
 func (c *Client) Metadata(ctx context.Context) (Metadata, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL(c.authority), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL(c.auth.URL), nil)
 	if err != nil {
 		return Metadata{}, err
 	}
@@ -78,6 +79,9 @@ type cachingTransport struct {
 	mu       sync.Mutex
 	entries  map[string]cachedResponse
 	inflight map[string]*fetch
+	// aliases maps the (lower-case) URL of a discovery document to the URL
+	// of the document that answers it (see alias).
+	aliases map[string]string
 }
 
 type cachedResponse struct {
@@ -102,7 +106,35 @@ func newCachingTransport(next http.RoundTripper, now func() time.Time) *cachingT
 		now:      now,
 		entries:  map[string]cachedResponse{},
 		inflight: map[string]*fetch{},
+		aliases:  map[string]string{},
 	}
+}
+
+// alias makes a GET of the discovery document at from fetch (and cache)
+// the one at to instead: how MSAL Go, given the authority an External ID
+// issuer names, reads the configured authority's document
+// (Client.msalAuthority).
+func (t *cachingTransport) alias(from, to string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.aliases[strings.ToLower(from)] = to
+}
+
+// aliased returns req, or its copy for the URL req's is an alias of.
+func (t *cachingTransport) aliased(req *http.Request) (*http.Request, error) {
+	t.mu.Lock()
+	to, ok := t.aliases[strings.ToLower(cacheKey(req))]
+	t.mu.Unlock()
+	if !ok {
+		return req, nil
+	}
+	u, err := url.Parse(to)
+	if err != nil {
+		return nil, err
+	}
+	out := req.Clone(req.Context())
+	out.URL, out.Host = u, ""
+	return out, nil
 }
 
 func cacheable(req *http.Request) bool {
@@ -117,6 +149,10 @@ func cacheable(req *http.Request) bool {
 func (t *cachingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !cacheable(req) {
 		return t.next.RoundTrip(req)
+	}
+	req, err := t.aliased(req)
+	if err != nil {
+		return nil, err
 	}
 	key := cacheKey(req)
 	for {

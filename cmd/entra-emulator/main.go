@@ -2,8 +2,9 @@
 // emulator (package emulator) over HTTPS, so the web app's sign-in flow runs
 // offline. It is a development tool, not Microsoft.
 //
-//	go run ./cmd/entra-emulator        # https://127.0.0.1:5001, the demo tenant
-//	go run ./cmd/entra-emulator -h     # every flag
+//	go run ./cmd/entra-emulator               # https://127.0.0.1:5001, the demo tenant
+//	go run ./cmd/entra-emulator -external-id  # the same as an External ID tenant
+//	go run ./cmd/entra-emulator -h            # every flag
 package main
 
 import (
@@ -63,6 +64,8 @@ type options struct {
 	codeTTL      time.Duration
 	padding      bool
 	consented    string
+	externalID   bool
+	subdomain    string
 }
 
 // stringList is a repeatable string flag.
@@ -102,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.codeTTL, "code-ttl", 10*time.Minute, "authorization code lifetime")
 	fs.BoolVar(&o.padding, "token-padding", false, "pad access and ID tokens to Entra-like sizes (1.5-2.5 KB)")
 	fs.StringVar(&o.consented, "admin-consented", strings.Join(emulator.DefaultAdminConsented, ","), "Graph `permissions` an administrator consented to for every user, comma-separated (others need each user's consent; openid profile email offline_access never do; empty = none)")
+	fs.BoolVar(&o.externalID, "external-id", false, "be a Microsoft Entra External ID tenant: its issuer https://{tenant-id}.ciamlogin.com/{tenant-id}/v2.0, and sign-up with prompt=create (the tenant must be a GUID)")
+	fs.StringVar(&o.subdomain, "subdomain", "", "the External ID tenant's `subdomain`, {subdomain}.ciamlogin.com (default "+emulator.DefaultSubdomain+"; needs -external-id)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -114,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			o.singleApp = append(o.singleApp, "-"+f.Name)
 		}
 	})
+	if o.subdomain != "" && !o.externalID {
+		return o, errors.New("-subdomain names an External ID tenant: add -external-id")
+	}
 	if o.appsFile != "" && len(o.singleApp) > 0 {
 		return o, fmt.Errorf("-apps lists every app registration: drop %s, or put it in the apps file", strings.Join(o.singleApp, " and "))
 	}
@@ -174,6 +182,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		CodeTTL:               o.codeTTL,
 		TokenPadding:          o.padding,
 		AdminConsented:        splitList(o.consented),
+		ExternalID:            o.externalID,
+		Subdomain:             o.subdomain,
 		Logger:                logger,
 	})
 	if err != nil {
@@ -237,7 +247,17 @@ func printBanner(w io.Writer, em *emulator.Emulator, addr *net.TCPAddr, o option
 	base := fmt.Sprintf("https://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local Entra ID emulator (NOT Microsoft) listening on %s\n", net.JoinHostPort(addr.IP.String(), fmt.Sprint(addr.Port)))
-	fmt.Fprintf(&b, "  Authority:      %s\n", em.Authority(base))
+	if em.ExternalID() {
+		// External ID names its issuer on the tenant ID's ciamlogin.com
+		// host, which the app accepts from a custom URL domain: this one.
+		port := fmt.Sprint(addr.Port)
+		fmt.Fprintf(&b, "  External ID:    tenant %s.onmicrosoft.com, issuer %s\n", em.Subdomain(), em.ExternalIDIssuer(port))
+		fmt.Fprintf(&b, "  Authority:      OIDC_AUTHORITY=%s/v2.0 (this host as a custom URL domain)\n", em.Authority(base))
+		fmt.Fprintf(&b, "                  or, with %s.ciamlogin.com mapped to this address and in the certificate:\n", em.Subdomain())
+		fmt.Fprintf(&b, "                  AUTHORITY=https://%s.ciamlogin.com:%s/%s.onmicrosoft.com\n", em.Subdomain(), port, em.Subdomain())
+	} else {
+		fmt.Fprintf(&b, "  Authority:      %s\n", em.Authority(base))
+	}
 	for _, app := range em.Apps() {
 		fmt.Fprintf(&b, "  Client ID:      %s\n", app.ClientID)
 		switch {

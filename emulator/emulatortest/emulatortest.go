@@ -2,20 +2,24 @@
 // sign-in pages as a person would, in the spirit of net/http/httptest.
 //
 // NewServer serves an emulator on a free loopback port over HTTPS with a
-// throw-away certificate; SignIn and Cancel fill in its pages with any
-// client, so the end-to-end tests, the identity tests and the benchmark
-// (whose emulator is a child process) sign in the same way.
+// throw-away certificate; SignIn, SignUp and Cancel fill in its pages with
+// any client, so the end-to-end tests, the identity tests and the benchmark
+// (whose emulator is a child process) sign in the same way. An External ID
+// server is also reached under its host names (Names), through a dialer
+// that maps them to loopback.
 package emulatortest
 
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -38,6 +42,11 @@ type Server struct {
 	// test may serve its app with it too and one client trusts both.
 	// Cert.Pool trusts it.
 	Cert testutil.Cert
+	// Names are the host names an External ID server answers under on
+	// port 443, besides URL: {subdomain}.ciamlogin.com,
+	// {tenant-id}.ciamlogin.com and CustomDomain. DialContext reaches
+	// them on loopback, and Cert is for them. Empty for Entra ID.
+	Names []string
 
 	ln     net.Listener
 	cancel context.CancelFunc
@@ -76,6 +85,9 @@ func Start(cfg emulator.Config, middleware ...func(http.Handler) http.Handler) (
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{Emulator: emu, URL: "https://" + ln.Addr().String(), Cert: cert, ln: ln, cancel: cancel, done: make(chan struct{})}
+	if emu.ExternalID() {
+		s.Names = []string{emu.Subdomain() + ".ciamlogin.com", emu.Tenant() + ".ciamlogin.com", CustomDomain}
+	}
 	// The app's server settings, with a write timeout long enough for
 	// the delays a test injects.
 	h := emu.Handler()
@@ -99,12 +111,42 @@ func (s *Server) Authority() string { return s.Emulator.Authority(s.URL) }
 // Client returns a new client that trusts the server's certificate, with a
 // connection pool of its own. It speaks HTTP/1.1, as httptest's client does,
 // so that a test sees the server's own answer to an oversized header (431)
-// rather than HTTP/2's connection error.
+// rather than HTTP/2's connection error. An External ID server's client
+// dials with DialContext.
 func (s *Server) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+	t := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: s.Cert.Pool, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 64,
-	}}
+	}
+	if len(s.Names) > 0 {
+		t.DialContext = s.DialContext
+	}
+	return &http.Client{Transport: t}
+}
+
+// CustomDomain is the custom URL domain an External ID server answers
+// under (https://login.contoso.test/{tenant-id}), one of Names.
+const CustomDomain = "login.contoso.test"
+
+// DialContext is an http.Transport dialer that keeps a test on this
+// machine: it connects each of Names on port 443 to the server's loopback
+// listener, a loopback address to itself, and refuses every other
+// address, so that no name is ever looked up in DNS.
+func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	for _, name := range s.Names {
+		if strings.EqualFold(host, name) && port == "443" {
+			return d.DialContext(ctx, network, s.ln.Addr().String())
+		}
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return d.DialContext(ctx, network, addr)
+	}
+	return nil, fmt.Errorf("emulatortest: %s is neither loopback nor one of the server's names %v", addr, s.Names)
 }
 
 // Close stops the server and waits until it has stopped. It is safe to
@@ -113,6 +155,32 @@ func (s *Server) Client() *http.Client {
 func (s *Server) Close() {
 	s.cancel()
 	<-s.done
+}
+
+// RewriteIssuer is middleware for NewServer that makes every discovery
+// document name issuer instead of the emulator's own: what a client sees
+// of an identity provider that is misconfigured, or of someone who is not
+// the tenant it claims to be.
+func RewriteIssuer(issuer string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var doc map[string]any
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+				return
+			}
+			doc["issuer"] = issuer
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			json.NewEncoder(w).Encode(doc)
+		})
+	}
 }
 
 // Page is one answer of the emulator, as a browser receives it.
@@ -137,6 +205,15 @@ type Page struct {
 // not be made at all.
 func SignIn(ctx context.Context, c *http.Client, authorizeURL, username, password string) (*Page, error) {
 	return walk(ctx, c, authorizeURL, username, password, "signin")
+}
+
+// SignUp walks an External ID tenant's create-account form at
+// authorizeURL (a request with prompt=create) as a person would: it fills
+// in email and password, then accepts the consent page. It returns what
+// SignIn returns: normally the redirect back to the app, or the form
+// again with the reason it refused.
+func SignUp(ctx context.Context, c *http.Client, authorizeURL, email, password string) (*Page, error) {
+	return walk(ctx, c, authorizeURL, email, password, "signup")
 }
 
 // Cancel opens the sign-in form at authorizeURL and presses its Cancel
@@ -180,17 +257,22 @@ func walk(ctx context.Context, c *http.Client, authorizeURL, username, password,
 		var kind string
 		form := url.Values{}
 		switch {
-		case strings.Contains(p.Body, `name="loginfmt"`):
+		case strings.Contains(p.Body, `name="newpasswd"`) && action == "signup":
+			kind = "signup"
+			form.Set("email", username)
+			form.Set("newpasswd", password)
+			form.Set("action", "signup")
+		case strings.Contains(p.Body, `name="loginfmt"`) && action != "signup":
 			kind = "password"
 			form.Set("loginfmt", username)
 			form.Set("passwd", password)
 			form.Set("action", action)
-		case pickAccount.MatchString(p.Body) && action == "signin":
+		case pickAccount.MatchString(p.Body) && action != "cancel":
 			// "Use another account": the password form, where the
 			// person types the password as on a first sign-in.
 			kind = "picker"
 			form.Set("account", "")
-		case hiddenFlow.MatchString(p.Body) && strings.Contains(p.Body, `value="accept"`) && action == "signin":
+		case hiddenFlow.MatchString(p.Body) && strings.Contains(p.Body, `value="accept"`) && action != "cancel":
 			kind = "consent"
 			form.Set("flow", html.UnescapeString(hiddenFlow.FindStringSubmatch(p.Body)[1]))
 			form.Set("action", "accept")

@@ -44,14 +44,20 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
-// Cert is a self-signed server certificate for localhost and 127.0.0.1,
-// valid for an hour.
+// Cert is a self-signed server certificate for localhost, 127.0.0.1 and
+// the ExternalIDNames, valid for an hour.
 type Cert struct {
 	TLS     tls.Certificate
 	CertPEM []byte
 	KeyPEM  []byte
 	Pool    *x509.CertPool // trusts the certificate
 }
+
+// ExternalIDNames are the other names a Cert is for: an External ID
+// tenant's ciamlogin.com hosts and a custom URL domain, which tests reach
+// on loopback through a dialer of their own (emulatortest.Server.DialContext)
+// and never through DNS.
+var ExternalIDNames = []string{"*.ciamlogin.com", "login.contoso.test"}
 
 // NewCert makes a Cert.
 func NewCert(t testing.TB) Cert {
@@ -81,7 +87,7 @@ func newCert() (Cert, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, ExternalIDNames...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
