@@ -248,8 +248,8 @@ func (s *Server) logRequest(next http.Handler) http.Handler {
 	})
 }
 
-// secureHeaders sets the security headers on every response; the
-// front-channel logout alone replaces the framing ones. The values are
+// secureHeaders sets the security headers, and Cache-Control: no-store, on
+// every response; the front-channel logout alone replaces the framing ones. The values are
 // built once and shared by every response: a header is only ever replaced,
 // never changed in place, and each slice is full (appending copies it).
 func (s *Server) secureHeaders(next http.Handler) http.Handler {
@@ -265,6 +265,10 @@ func (s *Server) secureHeaders(next http.Handler) http.Handler {
 		// send it on as a Referer.
 		{"Referrer-Policy", []string{"no-referrer"}},
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+		// No cache keeps an answer, whoever it is for: pages show a user's
+		// data, and error pages (404, 405, the panic page) may too. The
+		// static files replace it with their own.
+		{"Cache-Control", []string{"no-store"}},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
