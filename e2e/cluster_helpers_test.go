@@ -107,7 +107,7 @@ type clusterOptions struct {
 }
 
 // newCluster starts the emulator and the app instances on loopback, each
-// built and served by internal/app as main does it (app.New, app.Serve),
+// built and served as main does it (newSampleApp, e2e/app_test.go),
 // over HTTPS with the test certificate.
 func newCluster(t *testing.T, co clusterOptions) *cluster {
 	t.Helper()

@@ -342,7 +342,8 @@ func (a *Auth) logInvalidSession(r *http.Request, err error) {
 		"request_id", reqstate.ID(r.Context()))
 }
 
-// newSessionStore opens the configured session store: files in SESSION_DIR
+// newSessionStore opens the configured session store: the app's own
+// backend (Config.SessionBackend), files in SESSION_DIR
 // (and the clean-up of expired ones, until ctx ends), or Redis at
 // REDIS_URL, which must answer at start-up. Its keys come from
 // SESSION_SECRET, and from SESSION_SECRET_PREVIOUS while a secret is rotated
@@ -351,6 +352,9 @@ func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*ses
 	keys, err := session.NewKeys(cfg.SessionSecret, cfg.SessionSecretPrevious)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.SessionBackend != nil {
+		return session.NewStore(cfg.SessionBackend, keys), nil
 	}
 	if cfg.SessionType == "redis" {
 		backend, err := session.NewRedisBackend(ctx, cfg.RedisURL)

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/session"
 )
 
 // Config configures sign-in. ConfigFromEnv fills it from the environment;
@@ -72,6 +73,11 @@ type Config struct {
 	// SessionSecret seals the sessions and the sign-in cookies
 	// (SESSION_SECRET, 32 characters or more; `openssl rand -hex 32`).
 	SessionSecret string
+	// SessionBackend, when set, keeps the sessions in a store of the app's
+	// own (PostgreSQL, DynamoDB: a session.Backend that passes the
+	// conformance suite in session/sessiontest) instead of SessionType's.
+	// Close closes it.
+	SessionBackend session.Backend
 	// SessionSecretPrevious is the secret being rotated out
 	// (SESSION_SECRET_PREVIOUS): what it sealed still opens, and is sealed
 	// again with SessionSecret when next saved.

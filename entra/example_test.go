@@ -13,11 +13,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing/fstest"
+	"time"
 
 	"ms-identity-go-webapp/emulator"
 	"ms-identity-go-webapp/emulator/emulatortest"
 	"ms-identity-go-webapp/entra"
+	"ms-identity-go-webapp/session"
 )
 
 // An app protects its pages with the gates, inside Middleware, which
@@ -148,6 +151,40 @@ func ExampleConfig_redis() {
 	defer auth.Close()
 }
 
+// A session store of the app's own (one that passes session/sessiontest)
+// keeps the sessions instead of files or Redis.
+func ExampleConfig_sessionBackend() {
+	dir, err := os.MkdirTemp("", "sessions")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	files, err := session.NewFileBackend(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := &countingBackend{Backend: files}
+	app := startOffline(func(auth *entra.Auth, mux *http.ServeMux) {
+		mux.Handle("GET /{$}", auth.LoginRequired(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	}, func(cfg *entra.Config) { cfg.SessionBackend = store })
+	defer app.Close()
+
+	app.signIn("alice@demo.test", "alice-password")
+	fmt.Println("sessions saved in the app's own store:", store.saves.Load())
+	// Output: sessions saved in the app's own store: 1
+}
+
+// countingBackend is a session.Backend that counts the sessions it saves.
+type countingBackend struct {
+	session.Backend
+	saves atomic.Int64
+}
+
+func (b *countingBackend) Save(ctx context.Context, id string, record []byte, expiry time.Time) error {
+	b.saves.Add(1)
+	return b.Backend.Save(ctx, id, record, expiry)
+}
+
 // An app gives the package's pages its own look: its layout as base.html,
 // and its versions of any page under identity/, as Python apps override
 // templates/identity/*.html. Pages it does not give are the package's own,
@@ -171,6 +208,7 @@ type offlineApp struct {
 	emu  *emulatortest.Server
 	app  *httptest.Server
 	auth *entra.Auth
+	dir  string // its sessions
 }
 
 // startOffline serves the pages routes adds on the emulator's tenant, with
@@ -213,13 +251,14 @@ func startOffline(routes func(*entra.Auth, *http.ServeMux), change ...func(*entr
 	app.Listener = ln
 	app.TLS = &tls.Config{Certificates: []tls.Certificate{emu.Cert.TLS}}
 	app.StartTLS()
-	return &offlineApp{emu: emu, app: app, auth: auth}
+	return &offlineApp{emu: emu, app: app, auth: auth, dir: dir}
 }
 
 func (a *offlineApp) Close() {
 	a.app.Close()
 	a.auth.Close()
 	a.emu.Close()
+	os.RemoveAll(a.dir)
 }
 
 // browser is a client with cookies that follows no redirect by itself.

@@ -1,4 +1,4 @@
-// Scopes per page: requireScopes, the Go twin of the identity library's login_required(scopes=…), and incremental consent with its loop guard and its "you declined" page.
+// Scopes per page: ScopesRequired, the Go twin of the identity library's login_required(scopes=…), and incremental consent with its loop guard and its "you declined" page.
 
 package entra
 
@@ -170,7 +170,7 @@ func DescribeScopes(scopes []string) []Permission {
 }
 
 // consentDeclined answers a failed callback. When a signed-in user started
-// it to give more permissions (requireScopes) and came back without them,
+// it to give more permissions (ScopesRequired) and came back without them,
 // because they pressed Cancel on the consent page (access_denied,
 // AADSTS65004) or consent could not be asked for (consent_required), it
 // shows a page that says so and leaves them signed in: nothing of their

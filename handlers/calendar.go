@@ -1,4 +1,4 @@
-// Calendar: the page that lists the user's next events from Microsoft Graph /me/events, with a token for Calendars.Read that requireScopes got.
+// Calendar: the page that lists the user's next events from Microsoft Graph /me/events, with a token for Calendars.Read that ScopesRequired got.
 
 package handlers
 
@@ -71,7 +71,7 @@ func (d graphDateTime) time() (time.Time, string, bool) {
 	return t, zone, err == nil
 }
 
-// calendar calls Graph /me/events with the token requireScopes got from the
+// calendar calls Graph /me/events with the token ScopesRequired got from the
 // user's token cache and lists the events that have not ended yet, soonest
 // first; Graph's JSON is on the page too, folded.
 func (h *Handlers) calendar(w http.ResponseWriter, r *http.Request) error {
