@@ -373,3 +373,45 @@ func TestNoStepUpByDefault(t *testing.T) {
 		t.Error("a second factor was asked for without ADMIN_AUTH_CONTEXT")
 	}
 }
+
+// A resource that answers every call with a claims challenge that asks for
+// other claims each time (a misconfigured API, or one under attack) sends
+// the user through at most maxClaimsSignIns sign-ins within the window;
+// then the page explains instead of sending them round again.
+func TestEverChangingClaimsChallengesStop(t *testing.T) {
+	var calls atomic.Int64
+	graph := newTLSTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// nbf in the past: any sign-in satisfies it, single sign-on answers.
+		claims := fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, 1_700_000_000+calls.Add(1))
+		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", `+
+			`client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="`+base64.StdEncoding.EncodeToString([]byte(claims))+`"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"code":"InvalidAuthenticationToken","message":"Continuous access evaluation resulted in challenge."}}`))
+	}))
+	env := newTestEnv(t, withAppEnv("GRAPH_ENDPOINT", graph.URL+"/v1.0/me"))
+	b := env.newBrowser()
+	b.signIn("alice@demo.test", "alice-password")
+
+	signIns := 0
+	p := b.get("/graph")
+	for ; p.status == http.StatusFound && signIns < 10; signIns++ {
+		back := b.follow(p) // single sign-on answers at once
+		if back.status != http.StatusFound {
+			back = b.submitSignIn(p.location, "alice@demo.test", "alice-password", "signin")
+		}
+		done := b.follow(back)
+		assertStatus(t, done, http.StatusSeeOther)
+		p = b.follow(done)
+	}
+	if signIns != 3 {
+		t.Errorf("%d sign-ins for ever-changing claims, want 3", signIns)
+	}
+	assertStatus(t, p, http.StatusForbidden)
+	assertContains(t, p, "Blocked by Conditional Access")
+	assertContains(t, p, "Signed in again at")
+	if !strings.Contains(env.logs.String(), "claims challenges keep coming") {
+		t.Error("the log does not say why the app stopped signing in again")
+	}
+	assertStatus(t, b.get("/token_details"), http.StatusOK)
+}

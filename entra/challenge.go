@@ -66,6 +66,11 @@ func challengeFrom(resp *http.Response, api, endpoint string, body apiErrorBody)
 	}}
 }
 
+// maxClaimsSignIns is how many sign-ins for claims a user goes through
+// within identity.ChallengeRepeatWindow before the page explains instead:
+// enough for a critical event, a step-up and one more, whatever the claims.
+const maxClaimsSignIns = 3
+
 // answerChallenge answers a claims challenge: the user signs in again with
 // the challenge's claims and comes back to the page they were on, where the
 // call now succeeds with the new tokens. If a sign-in of this user answered
@@ -75,6 +80,14 @@ func challengeFrom(resp *http.Response, api, endpoint string, body apiErrorBody)
 func (a *Auth) answerChallenge(w http.ResponseWriter, r *http.Request, ch *claimsChallenge) {
 	user := userOf(r.Context())
 	id := reqstate.ID(r.Context())
+	if n := user.AnsweredSince(a.now()); n >= maxClaimsSignIns {
+		a.logger.Warn("claims challenges keep coming, with other claims each time; not signing in again",
+			"request_id", id, "path", r.URL.Path, "resource", ch.details.Resource, "sign_ins", n,
+			"resource_request_id", ch.details.RequestID, "resource_client_request_id", ch.details.ClientRequestID)
+		ch.details.AnsweredAt = latestAnswer(user)
+		a.blockedPage(w, r, ch.details)
+		return
+	}
 	if user.AnsweredRecently(ch.claims, a.now()) {
 		a.logger.Warn("claims challenge repeated right after the sign-in that answered it; not signing in again",
 			"request_id", id, "path", r.URL.Path, "resource", ch.details.Resource,
@@ -127,6 +140,15 @@ func answeredAt(user *identity.UserSession, claims string) string {
 		return ""
 	}
 	return at.UTC().Format(time.RFC1123)
+}
+
+// latestAnswer is when the user's latest sign-in for claims finished, for
+// the page.
+func latestAnswer(user *identity.UserSession) string {
+	if len(user.Answered) == 0 {
+		return ""
+	}
+	return time.Unix(user.Answered[len(user.Answered)-1].At, 0).UTC().Format(time.RFC1123)
 }
 
 // blockedPage explains that Conditional Access blocked what the user asked

@@ -225,6 +225,20 @@ func (s *UserSession) AnsweredRecently(claims string, now time.Time) bool {
 	return ok && !now.Before(at.Add(-time.Minute)) && now.Before(at.Add(ChallengeRepeatWindow))
 }
 
+// AnsweredSince counts the claims requests this user's sign-ins answered
+// less than ChallengeRepeatWindow before now, whatever they asked: a
+// resource that asks for other claims at every call would otherwise send the
+// user round without end.
+func (s *UserSession) AnsweredSince(now time.Time) int {
+	n := 0
+	for _, a := range s.Answered {
+		if at := time.Unix(a.At, 0); !now.Before(at.Add(-time.Minute)) && now.Before(at.Add(ChallengeRepeatWindow)) {
+			n++
+		}
+	}
+	return n
+}
+
 // AnsweredAt returns when a sign-in of this user last answered claims.
 func (s *UserSession) AnsweredAt(claims string) (time.Time, bool) {
 	h := claimsHash(claims)
