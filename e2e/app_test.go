@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -66,7 +67,9 @@ type sampleApp struct {
 	cfg    appConfig
 	auth   *entra.Auth // nil with settings missing
 	server *webserver.Server
-	router chi.Router // the pages and static files; tests may add routes
+	app    http.Handler // the pages and static files
+	// extra takes the test-only routes a test adds, under /test/.
+	extra chi.Router
 }
 
 // newSampleApp builds the app as run does.
@@ -97,12 +100,21 @@ func newSampleApp(cfg appConfig, opts appOptions) (*sampleApp, error) {
 	}
 	a.server = webserver.New(webserver.Options{Logger: opts.Logger, Origin: cfg.Origin(), TrustedProxies: cfg.Server.TrustedProxies,
 		ContentSecurityPolicy: csp, ErrorPage: pages.ServeError, Ready: ready})
-	a.router = pages.Handler(cfg.Missing).(chi.Router)
+	a.app, a.extra = pages.Handler(cfg.Missing), chi.NewRouter()
 	return a, nil
 }
 
-// Handler is the app with the server's middleware.
-func (a *sampleApp) Handler() http.Handler { return a.server.Handler(a.router) }
+// Handler is the app with the server's middleware, and the test's own
+// routes under /test/ beside it.
+func (a *sampleApp) Handler() http.Handler {
+	return a.server.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/test/") {
+			a.extra.ServeHTTP(w, r)
+			return
+		}
+		a.app.ServeHTTP(w, r)
+	}))
+}
 
 // Serve serves the app on ln as run does, over HTTPS with cert (plain
 // HTTP with TLS=off).

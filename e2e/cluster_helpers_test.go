@@ -274,7 +274,7 @@ func newCluster(t *testing.T, co clusterOptions) *cluster {
 		}
 		_, stop := serveApp(t, ln, cfg, appOptions{Logger: logger.With("instance", i), Outbound: outbound}, func(a *sampleApp) {
 			if co.extraRoutes != nil {
-				co.extraRoutes(a.router)
+				co.extraRoutes(a.extra)
 			}
 		})
 		c.stopFuncs = append(c.stopFuncs, stop)

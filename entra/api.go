@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -31,7 +30,7 @@ type API struct {
 // URL returns the API's URL of path (e.g. "/me"), or path itself when it
 // is an absolute URL already.
 func (api API) URL(path string) string {
-	if u, err := url.Parse(path); err == nil && u.IsAbs() {
+	if strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://") {
 		return path
 	}
 	return strings.TrimSuffix(api.BaseURL, "/") + "/" + strings.TrimPrefix(path, "/")

@@ -24,6 +24,16 @@ var calendarQuery = url.Values{
 	"$top":     {"50"},
 }
 
+// calendarURL is the URL /calendar calls: endpoint with calendarQuery,
+// unless CALENDAR_ENDPOINT brings a query of its own.
+func calendarURL(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil && u.RawQuery == "" {
+		u.RawQuery = calendarQuery.Encode()
+		return u.String()
+	}
+	return endpoint
+}
+
 // maxCalendarEvents is how many events the page lists.
 const maxCalendarEvents = 10
 
@@ -79,11 +89,7 @@ func (h *Handlers) calendar(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errors.New("handlers: /calendar is served without ScopesRequired")
 	}
-	endpoint := h.cfg.Graph.URL(h.cfg.CalendarEndpoint)
-	if u, err := url.Parse(endpoint); err == nil && u.RawQuery == "" {
-		u.RawQuery = calendarQuery.Encode()
-		endpoint = u.String()
-	}
+	endpoint := h.calendarURL
 	body, err := h.auth.CallAPI(r, h.cfg.Graph, endpoint)
 	if err != nil {
 		return err

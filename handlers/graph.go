@@ -19,7 +19,7 @@ import (
 // ScopesRequired got from their token cache (MSAL refreshes it when it is
 // within five minutes of expiry), and how long that token stays valid.
 func (h *Handlers) graph(w http.ResponseWriter, r *http.Request) error {
-	body, err := h.auth.CallAPI(r, h.cfg.Graph, h.cfg.MeEndpoint)
+	body, err := h.auth.CallAPI(r, h.cfg.Graph, h.meURL)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (h *Handlers) graph(w http.ResponseWriter, r *http.Request) error {
 	}
 	token, _ := entra.TokenFrom(r.Context())
 	data := h.newTemplateData(r)
-	data.GraphEndpoint = h.cfg.Graph.URL(h.cfg.MeEndpoint)
+	data.GraphEndpoint = h.meURL
 	data.GraphJSON = pretty
 	data.TokenExpiresIn = max(0, int64(token.ExpiresOn.Sub(h.now())/time.Second))
 	return h.render(w, http.StatusOK, "graph", &data)

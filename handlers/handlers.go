@@ -4,15 +4,19 @@
 package handlers
 
 import (
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"ms-identity-go-webapp/entra"
+	"ms-identity-go-webapp/internal/reqstate"
 	"ms-identity-go-webapp/internal/webpage"
 )
 
@@ -37,11 +41,13 @@ type Config struct {
 
 // Handlers serves the pages; its methods are the handlers.
 type Handlers struct {
-	cfg   Config
-	files fs.FS
-	auth  *entra.Auth
-	pages *webpage.Set
-	now   func() time.Time
+	cfg Config
+	// meURL and calendarURL are what /graph and /calendar call.
+	meURL, calendarURL string
+	files              fs.FS
+	auth               *entra.Auth
+	pages              *webpage.Set
+	now                func() time.Time
 }
 
 // New parses the pages in files (templates/*.html) for auth's pages, or,
@@ -51,32 +57,47 @@ func New(auth *entra.Auth, cfg Config, files fs.FS) (*Handlers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handlers{cfg: cfg, files: files, auth: auth, pages: pages, now: time.Now}, nil
+	// A missing page stops start-up instead of failing its requests.
+	for _, page := range []string{"index", "config_error", "graph", "admin", "token_details", "calendar"} {
+		if !pages.Has(page) {
+			return nil, fmt.Errorf("handlers: template %s.html is missing", page)
+		}
+	}
+	return &Handlers{cfg: cfg, files: files, auth: auth, pages: pages, now: time.Now,
+		meURL: cfg.Graph.URL(cfg.MeEndpoint), calendarURL: calendarURL(cfg.Graph.URL(cfg.CalendarEndpoint))}, nil
 }
 
 // Handler is the whole app inside the server's middleware: the static
 // files, and the pages behind the sign-in (Routes). With sign-in settings
 // missing, every page is the configuration page instead.
 func (h *Handlers) Handler(missing []string) http.Handler {
-	static, _ := fs.Sub(h.files, "static")
-	r := chi.NewRouter()
+	fsys, _ := fs.Sub(h.files, "static")
+	var pages http.Handler
+	var notFound http.HandlerFunc
 	if len(missing) > 0 {
-		configPage := h.configProblems(missing)
-		r.Handle("/static/*", http.StripPrefix("/static/", Static(static, configPage.ServeHTTP)))
-		r.Handle("/*", configPage)
-		return r
+		pages = h.configProblems(missing)
+		notFound = pages.ServeHTTP
+	} else {
+		pages = h.Routes()
+		notFound = func(w http.ResponseWriter, r *http.Request) { h.auth.ServeError(w, r, entra.ErrNotFound) }
 	}
-	notFound := func(w http.ResponseWriter, r *http.Request) { h.auth.ServeError(w, r, entra.ErrNotFound) }
-	r.Handle("/static/*", http.StripPrefix("/static/", Static(static, notFound)))
-	r.Mount("/", h.Routes())
-	return r
+	static := http.StripPrefix("/static/", Static(fsys, notFound))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			static.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
 }
 
 // ServeError answers a request with entra's page for err; without sign-in
-// settings, with the configuration page.
+// settings (every page is the configuration page, and there is no entra to
+// render its error page), with a plain 500 that still gives the request id
+// to quote.
 func (h *Handlers) ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	if h.auth == nil {
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		http.Error(w, "Something went wrong. Request ID: "+reqstate.ID(r.Context()), http.StatusInternalServerError)
 		return
 	}
 	h.auth.ServeError(w, r, err)
@@ -88,9 +109,8 @@ func (h *Handlers) Routes() http.Handler {
 	auth := h.auth
 	r := chi.NewRouter()
 	// HEAD gets what GET would, without the body: link checkers and
-	// monitors send it. (chi's GetHead looks routes up in the router that
-	// mounts this one, which takes every method.)
-	r.Use(headAsGet)
+	// monitors send it.
+	r.Use(middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { auth.ServeError(w, r, entra.ErrNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		auth.ServeError(w, r, &entra.HTTPError{Status: http.StatusMethodNotAllowed, Heading: "Method not allowed",
@@ -106,16 +126,6 @@ func (h *Handlers) Routes() http.Handler {
 	// then gets the 403.
 	r.With(auth.AuthContextRequired(h.cfg.AdminAuthContext), auth.RolesRequired(h.cfg.AdminRole)).Get("/admin", h.handle(h.admin))
 	return auth.Middleware(r)
-}
-
-// headAsGet routes HEAD to the GET route of the path.
-func headAsGet(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.Method == http.MethodHead {
-			rctx.RouteMethod = http.MethodGet
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Static serves the embedded CSS and images. They change only with a new
@@ -166,11 +176,25 @@ type layout struct {
 }
 
 // Layout returns what the layout shows of a request besides the user
-// (entra.Config.LayoutData).
+// (entra.Config.LayoutData). The value changes once a year: it is kept, so
+// that a page does not box a new one.
 func Layout(cfg Config) func(*http.Request) any {
+	var kept atomic.Pointer[keptLayout]
 	return func(*http.Request) any {
-		return layout{Demo: cfg.Demo, Year: time.Now().Year(), AppVersion: versions.app, MSALVersion: versions.msal}
+		year := time.Now().Year()
+		if k := kept.Load(); k != nil && k.year == year {
+			return k.value
+		}
+		k := &keptLayout{year: year, value: layout{Demo: cfg.Demo, Year: year, AppVersion: versions.app, MSALVersion: versions.msal}}
+		kept.Store(k)
+		return k.value
 	}
+}
+
+// keptLayout is the layout's value for one year.
+type keptLayout struct {
+	year  int
+	value any
 }
 
 // templateData is the data of the sample's pages: entra's (the layout, the

@@ -304,7 +304,8 @@ func (c *Client) AcquireToken(ctx context.Context, s *UserSession, scopes []stri
 		return Token{}, ErrInteractionRequired
 	}
 	if scopes == nil {
-		scopes = c.Scopes()
+		// Read only, and full (cap == len): an append anywhere copies it.
+		scopes = c.scopes
 	}
 	if len(scopes) == 0 {
 		return Token{}, errors.New("identity: no scopes configured to acquire a token for")

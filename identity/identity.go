@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,7 +99,7 @@ func New(cfg Config) (*Client, error) {
 		auth:              auth,
 		clientID:          cfg.ClientID,
 		redirectURI:       cfg.RedirectURI,
-		scopes:            append([]string(nil), cfg.Scopes...),
+		scopes:            slices.Clip(slices.Clone(cfg.Scopes)),
 		cred:              cfg.Credential,
 		sendX5C:           cfg.SendX5C,
 		capabilities:      append([]string(nil), cfg.ClientCapabilities...),
@@ -168,4 +169,4 @@ func (c *Client) Authority() Authority { return c.auth }
 func (c *Client) ExternalID() bool { return c.auth.ExternalID() }
 
 // Scopes returns the resource scopes the app asks for.
-func (c *Client) Scopes() []string { return append([]string(nil), c.scopes...) }
+func (c *Client) Scopes() []string { return slices.Clone(c.scopes) }
