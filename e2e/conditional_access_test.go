@@ -415,3 +415,53 @@ func TestEverChangingClaimsChallengesStop(t *testing.T) {
 	}
 	assertStatus(t, b.get("/token_details"), http.StatusOK)
 }
+
+// A tenant where no policy uses the authentication context: the step-up
+// sign-in succeeds (with its second factor) but its ID token comes back
+// without acrs. /admin then explains, once, instead of sending the admin
+// round again; the token request that redeemed the code carried the
+// claims it asked for.
+func TestStepUpWithoutACRSShowsPage(t *testing.T) {
+	env := newTestEnv(t, withAppEnv("ADMIN_AUTH_CONTEXT", "c1"), withEmulator(func(c *emulator.Config) { c.OmitACRS = true }))
+	b := env.newBrowser()
+	b.signIn("admin@demo.test", "admin-password")
+
+	start := b.get("/admin")
+	assertStatus(t, start, http.StatusFound)
+	factor := b.get(start.location)
+	back := b.submitSecondFactor(factor, "123456", "verify")
+	assertStatus(t, back, http.StatusFound)
+	done := b.follow(back)
+	assertStatus(t, done, http.StatusSeeOther)
+	authorizeBefore := env.emu.Stats()[emulator.StatAuthorize]
+
+	blocked := b.follow(done)
+	assertStatus(t, blocked, http.StatusForbidden)
+	assertContains(t, blocked, "Blocked by Conditional Access")
+	assertContains(t, blocked, "c1")
+	assertContains(t, blocked, "Signed in again at")
+	if blocked.location != "" || len(b.signInCookies()) != 0 {
+		t.Errorf("the step-up without acrs started another sign-in: Location %q", blocked.location)
+	}
+	if got := env.emu.Stats()[emulator.StatAuthorize]; got != authorizeBefore {
+		t.Errorf("the authorize endpoint was asked %d more times", got-authorizeBefore)
+	}
+	assertNotContains(t, b.get("/token_details"), "<code>acrs</code>")
+
+	// What the token request carried: the step-up's claims and cp1.
+	var sawStepUp bool
+	for _, tr := range env.emu.TokenRequests() {
+		if tr.GrantType == "authorization_code" && strings.Contains(tr.Claims, `"acrs"`) {
+			sawStepUp = true
+			var claims map[string]map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(tr.Claims), &claims); err != nil {
+				t.Fatalf("the token request's claims %q: %v", tr.Claims, err)
+			}
+			wantClaim(t, claims, "id_token", "acrs", `{"essential":true,"value":"c1"}`)
+			wantClaim(t, claims, "access_token", "xms_cc", `{"values":["cp1"]}`)
+		}
+	}
+	if !sawStepUp {
+		t.Errorf("no token request carried the step-up's claims: %+v", env.emu.TokenRequests())
+	}
+}
