@@ -57,6 +57,7 @@ const (
 	EndpointGraph               = "graph"
 	EndpointOpenIDConfiguration = "openid_configuration"
 	EndpointKeys                = "keys"
+	EndpointDeviceCode          = "devicecode"
 )
 
 // Stats keys (see Emulator.Stats).
@@ -90,6 +91,13 @@ const (
 	// on signed-out pages (one per app and ended browser session), so tests
 	// can wait for a sign-out to reach the apps.
 	StatFrontChannelLogouts = "frontchannel_logouts"
+	// StatDeviceCode counts device authorization requests,
+	// StatTokenDeviceCode the device_code grants polled at the token
+	// endpoint, StatGraphDirectory Graph's directory calls (applications,
+	// servicePrincipals).
+	StatDeviceCode      = "devicecode"
+	StatTokenDeviceCode = "token_device_code"
+	StatGraphDirectory  = "graph_directory"
 )
 
 var statKeys = []string{
@@ -98,6 +106,7 @@ var statKeys = []string{
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
 	StatSecondFactors, StatClaimsChallenges, StatFrontChannelLogouts,
+	StatDeviceCode, StatTokenDeviceCode, StatGraphDirectory,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -133,6 +142,9 @@ type Config struct {
 	// shorthand for App.ClientCertificates and App.FederatedSubjects.
 	ClientCertificates []*x509.Certificate
 	FederatedSubjects  []string
+	// DirectoryFaults make Microsoft Graph's directory misbehave as a
+	// real tenant can (directory.go); SetDirectoryFaults changes them later.
+	DirectoryFaults DirectoryFaults
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -175,6 +187,9 @@ type Emulator struct {
 
 	statsMu sync.Mutex
 	stats   map[string]int64
+
+	dir     *directory  // app registrations and service principals made through Graph
+	devices deviceFlows // device authorization grants in progress
 
 	assertionsMu sync.Mutex
 	assertions   []ClientAssertion // every client assertion received, for ClientAssertions
@@ -286,6 +301,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	e.dir = newDirectory(cfg.DirectoryFaults)
 	e.handler = e.routes()
 	return e, nil
 }
@@ -382,9 +398,9 @@ func (e *Emulator) Users() []User {
 // "keys", "authorize", "token", "token_authorization_code",
 // "token_refresh_token", "logout", "graph_me", "graph_events", plus
 // "sign_ins", "single_sign_ons", "codes_issued", "consents",
-// "second_factors", "claims_challenges", "frontchannel_logouts" and
-// "faults_applied". Every key is
-// present, zero or not.
+// "second_factors", "claims_challenges", "frontchannel_logouts",
+// "devicecode", "token_device_code", "graph_directory" and
+// "faults_applied". Every key is present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()
 	defer e.statsMu.Unlock()

@@ -18,13 +18,13 @@ import (
 // Fault makes an endpoint misbehave, for tests and for people who want to
 // see the app's error pages.
 type Fault struct {
-	Endpoint string        `json:"endpoint"` // "authorize","token","logout","graph","openid_configuration","keys"
+	Endpoint string        `json:"endpoint"` // "authorize","token","logout","graph","openid_configuration","keys","devicecode"
 	Status   int           `json:"status"`   // answer with this HTTP status and an Entra- or Graph-shaped error body; 0 = no status fault
 	Delay    time.Duration `json:"delay"`    // wait this long first (stopping early, without answering, if the client goes away); JSON "5s"
 	Times    int           `json:"times"`    // how many matching requests it applies to; 0 = every one until cleared
 }
 
-var faultEndpoints = []string{EndpointAuthorize, EndpointToken, EndpointLogout, EndpointGraph, EndpointOpenIDConfiguration, EndpointKeys}
+var faultEndpoints = []string{EndpointAuthorize, EndpointToken, EndpointLogout, EndpointGraph, EndpointOpenIDConfiguration, EndpointKeys, EndpointDeviceCode}
 
 // MarshalJSON writes Delay as a duration string ("5s").
 func (f Fault) MarshalJSON() ([]byte, error) {
