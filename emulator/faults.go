@@ -193,8 +193,8 @@ func (e *Emulator) handleListFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]Fault{"faults": e.Faults()})
 }
 
-// handlePostFault takes a Fault as JSON, {"revoke_refresh_tokens":"<username>"}
-// or {"cae_event":"<username>"}.
+// handlePostFault takes a Fault as JSON, {"revoke_refresh_tokens":"<username>"},
+// {"cae_event":"<username>"} or {"directory":{...DirectoryFaults}}.
 func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err != nil {
@@ -224,9 +224,17 @@ func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"cae_event": *cae.Username, "at": at.UTC().Format(time.RFC3339Nano)})
 		return
 	}
+	var dir struct {
+		Faults *DirectoryFaults `json:"directory"`
+	}
+	if json.Unmarshal(body, &dir) == nil && dir.Faults != nil {
+		e.SetDirectoryFaults(*dir.Faults) // directory.go
+		writeJSON(w, http.StatusOK, map[string]DirectoryFaults{"directory": *dir.Faults})
+		return
+	}
 	var f Fault
 	if err := json.Unmarshal(body, &f); err != nil {
-		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1}, {"revoke_refresh_tokens":"user@demo.test"} or {"cae_event":"user@demo.test"}`)
+		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1}, {"revoke_refresh_tokens":"user@demo.test"}, {"cae_event":"user@demo.test"} or {"directory":{"replication_lag":3}}`)
 		return
 	}
 	if err := e.InjectFault(f); err != nil {

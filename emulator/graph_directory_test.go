@@ -273,7 +273,12 @@ func TestGraphDirectoryRefusals(t *testing.T) {
 	objectID := str(created, "id")
 
 	t.Run("registration turned off", func(t *testing.T) {
-		srv.SetDirectoryFaults(emulator.DirectoryFaults{AppRegistrationDisabled: true})
+		// As someone trying the emulator turns it off: its control endpoint.
+		resp, err := srv.Client().Post(srv.URL+"/emulator/faults", "application/json", strings.NewReader(`{"directory":{"app_registration_disabled":true}}`))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /emulator/faults: %v %v", err, resp.Status)
+		}
+		resp.Body.Close()
 		defer srv.SetDirectoryFaults(emulator.DirectoryFaults{})
 		status, body := graphCall(t, srv, alice, http.MethodPost, "/v1.0/applications", map[string]string{"displayName": "x"})
 		wantGraphError(t, status, body, http.StatusForbidden, "Authorization_RequestDenied")
