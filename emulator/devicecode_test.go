@@ -341,10 +341,12 @@ func interactive(t *testing.T, srv *emulatortest.Server, username, password stri
 			p, err := emulatortest.SignIn(ctx, browser, authorizeURL, username, password)
 			if err != nil || p.Status != http.StatusOK || !strings.Contains(p.Body, `action="http://localhost:`) {
 				t.Errorf("signing in at the authorize URL: %v %+v", err, p)
+				cancel() // MSAL would wait for the browser until the deadline
 				return
 			}
 			if _, err := emulatortest.Continue(ctx, browser, p); err != nil {
 				t.Errorf("back to MSAL's loopback listener: %v", err)
+				cancel()
 			}
 		}()
 		return nil
