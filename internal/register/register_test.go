@@ -344,3 +344,24 @@ func TestAzureCLIToken(t *testing.T) {
 	}, "-auth", "azcli")
 	wantError(t, r, "needs the Azure CLI (az) on PATH")
 }
+
+// -auth auto signs in with a code over SSH, and falls back to one when no
+// browser opens.
+func TestAutoSignIn(t *testing.T) {
+	h := newHarness(t, emulator.Config{})
+	r := h.runWith(func(env *Env) {
+		env.Getenv = func(k string) string { return map[string]string{"SSH_CONNECTION": "10.0.0.2 50000 10.0.0.1 22"}[k] }
+	}, "-auth", "auto", "-tenant", h.srv.Tenant())
+	wantOK(t, r)
+	if strings.Contains(r.stdout, "Opening your browser") || !strings.Contains(r.stdout, "To sign in, use a web browser to open the page") {
+		t.Errorf("over SSH:\n%s", r.stdout)
+	}
+	r = h.runWith(func(env *Env) {
+		env.Getenv = func(k string) string { return map[string]string{"DISPLAY": ":0"}[k] }
+		env.OpenURL = func(string) error { return errors.New("xdg-open: no method available for opening the URL") }
+	}, "-auth", "auto")
+	wantOK(t, r)
+	if !strings.Contains(r.stdout, "Could not open a browser here: signing in with a code instead") || !strings.Contains(r.stdout, "To sign in, use a web browser to open the page") {
+		t.Errorf("without a browser:\n%s", r.stdout)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+	"github.com/pkg/browser"
 )
 
 // AzureCLIClientID is the Microsoft Azure CLI's application ID, a public
@@ -92,18 +93,18 @@ var errNoBrowser = errors.New("no browser could be opened")
 
 func (c *command) signInBrowser(ctx context.Context, pca public.Client, scopes []string) (public.AuthResult, error) {
 	c.say("Opening your browser to sign in (if it does not open, run again with -auth device)…")
-	var opts []public.AcquireInteractiveOption
-	var openFailed error
-	if c.env.OpenURL != nil {
-		opts = append(opts, public.WithOpenURL(func(u string) error {
-			if err := c.env.OpenURL(u); err != nil {
-				openFailed = err
-				return err
-			}
-			return nil
-		}))
+	open := c.env.OpenURL
+	if open == nil {
+		open = browser.OpenURL // what MSAL uses by default
 	}
-	res, err := pca.AcquireTokenInteractive(ctx, scopes, opts...)
+	var openFailed error
+	res, err := pca.AcquireTokenInteractive(ctx, scopes, public.WithOpenURL(func(u string) error {
+		if err := open(u); err != nil {
+			openFailed = err
+			return err
+		}
+		return nil
+	}))
 	switch {
 	case err == nil:
 		return res, nil
