@@ -376,7 +376,7 @@ func (e *Emulator) deviceSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := strings.TrimSpace(r.PostForm.Get("loginfmt"))
-	u := e.byUsername[strings.ToLower(username)]
+	u := e.user(username)
 	var fail *aadError
 	switch {
 	case u == nil:
@@ -511,7 +511,7 @@ func (e *Emulator) redeemDeviceCode(r *http.Request, form url.Values, client *ap
 	if a != nil {
 		return tokenResponse{}, a
 	}
-	u := e.byUsername[strings.ToLower(approved.username)]
+	u := e.user(approved.username)
 	if u == nil {
 		return fail(errUserGone(approved.username, e.tenant))
 	}

@@ -147,6 +147,15 @@ func (e *Emulator) directoryApps() []*app {
 	return out
 }
 
+// user and userByOID look an account up by username (without case) or
+// object ID. The accounts are fixed at New here; where sign-up adds
+// accounts, these take its lock, and the directory's code keeps working.
+func (e *Emulator) user(username string) *User {
+	return e.byUsername[strings.ToLower(strings.TrimSpace(username))]
+}
+
+func (e *Emulator) userByOID(oid string) *User { return e.byOID[oid] }
+
 // isLoopbackRedirect reports whether uri is a loopback redirect a public
 // client may use on any port, as Entra allows for "http://localhost"
 // (RFC 8252 7.3): MSAL's interactive sign-in listens on a free port.
@@ -382,7 +391,7 @@ func (e *Emulator) Registrations() []Registration {
 			}
 		}
 		for _, o := range d.owners {
-			if u := e.byOID[o]; u != nil {
+			if u := e.userByOID(o); u != nil {
 				r.Owners = append(r.Owners, u.Username)
 			}
 		}
@@ -393,7 +402,7 @@ func (e *Emulator) Registrations() []Registration {
 			r.ServicePrincipalID = sp.id
 			for _, as := range sp.assignments {
 				ra := RoleAssignment{Username: as.PrincipalDisplayName}
-				if u := e.byOID[as.PrincipalID]; u != nil {
+				if u := e.userByOID(as.PrincipalID); u != nil {
 					ra.Username = u.Username
 				}
 				for _, role := range d.roles {

@@ -825,7 +825,7 @@ func (e *Emulator) handleListOwners(c *directoryCall) (int, any, *graphErr) {
 	}
 	owners := []directoryObjectRef{}
 	for _, o := range d.owners {
-		if u := e.byOID[o]; u != nil {
+		if u := e.userByOID(o); u != nil {
 			owners = append(owners, directoryObjectRef{"#microsoft.graph.user", u.OID, u.Name, u.Username})
 		}
 	}
@@ -850,7 +850,7 @@ func (e *Emulator) handleAddOwner(c *directoryCall) (int, any, *graphErr) {
 	if m == nil {
 		return 0, nil, errBadRequest("Invalid object identifier '" + body.ODataID + "': use https://graph.microsoft.com/v1.0/directoryObjects/{id}.")
 	}
-	u := e.byOID[strings.ToLower(m[1])]
+	u := e.userByOID(strings.ToLower(m[1]))
 	if u == nil {
 		return 0, nil, errNotFound(m[1])
 	}
@@ -1028,7 +1028,7 @@ func (e *Emulator) handleAssignRole(c *directoryCall) (int, any, *graphErr) {
 	if !strings.EqualFold(body.ResourceID, sp.id) {
 		return 0, nil, errBadRequest("The resourceId of the assignment must be the service principal it is posted to.")
 	}
-	u := e.byOID[strings.ToLower(body.PrincipalID)]
+	u := e.userByOID(strings.ToLower(body.PrincipalID))
 	if u == nil {
 		return 0, nil, errNotFound(body.PrincipalID)
 	}
