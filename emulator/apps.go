@@ -49,7 +49,9 @@ type App struct {
 
 // app is a registered app inside the emulator. Everything but redirectURIs
 // is fixed at New; redirectURIs grows with AddRedirectURI, under
-// Emulator.redirectMu.
+// Emulator.redirectMu. An app registered through Microsoft Graph is a
+// snapshot that is replaced, never changed, when its registration changes
+// (directory.go).
 type app struct {
 	clientID     string
 	clientSecret string // "" = none: the app authenticates with creds only
@@ -57,6 +59,20 @@ type app struct {
 	displayName  string
 	logoutURL    string // front-channel logout URL; "" = none
 	redirectURIs []string
+
+	// directory: registered through Graph. Its user roles come from app
+	// role assignments, it has no tenant-wide admin consent, and its
+	// secrets are the passwords added with addPassword.
+	directory bool
+	passwords []password
+	// public: a public client (no credential; any loopback port
+	// redirects, as for "http://localhost"), and preAuthorized: needs no
+	// consent for Graph, as Microsoft's first-party tools do.
+	public        bool
+	preAuthorized bool
+	// graphDefaults is what https://graph.microsoft.com/.default grants
+	// this app; nil = defaultGraphScopes.
+	graphDefaults []string
 }
 
 // prepareApps validates the configured apps. cfg.Apps, when set, replaces
@@ -225,7 +241,7 @@ func (e *Emulator) lookupApp(clientID string) *app {
 			return a
 		}
 	}
-	return nil
+	return e.directoryApp(clientID) // directory.go
 }
 
 // Apps returns copies of the app registrations, secrets included: the
@@ -250,6 +266,9 @@ func (e *Emulator) Apps() []App {
 
 // isRegisteredRedirect reports whether uri is one of a's redirect URIs.
 func (e *Emulator) isRegisteredRedirect(a *app, uri string) bool {
+	if a.public && isLoopbackRedirect(uri) { // directory.go
+		return true
+	}
 	e.redirectMu.RLock()
 	defer e.redirectMu.RUnlock()
 	return slices.Contains(a.redirectURIs, uri)

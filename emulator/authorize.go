@@ -84,7 +84,7 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	case rt != "code":
 		return req, nil, fail(errUnsupportedResponseType(rt))
 	}
-	g, scopeErr := parseScope(req.scope, e.tenant)
+	g, scopeErr := parseScope(req.scope, e.tenant, req.app.graphDefaults)
 	if scopeErr != nil {
 		return req, nil, scopeErr
 	}

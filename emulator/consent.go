@@ -29,7 +29,7 @@ func adminConsentedScopes(in []string, tenant string) ([]string, error) {
 		if s == "" {
 			continue
 		}
-		g, a := parseScope(s, tenant)
+		g, a := parseScope(s, tenant, nil)
 		if a != nil {
 			return nil, fmt.Errorf("admin-consented permission %q is not a Microsoft Graph permission name such as User.Read", s)
 		}
@@ -50,13 +50,19 @@ func consentKey(username, clientID string) string {
 // administrator nor the user has granted app a, in request order. Consent
 // is per app: what a user granted one app, another app must ask for again.
 func (e *Emulator) missingConsent(username string, a *app, g grant) []string {
+	if a.preAuthorized {
+		return nil
+	}
 	e.mu.Lock()
 	granted := e.consents[consentKey(username, a.clientID)]
 	e.mu.Unlock()
 	var missing []string
 	for _, p := range g.scp {
 		lp := strings.ToLower(p)
-		if !slices.Contains(e.adminConsented, lp) && !slices.Contains(granted, lp) {
+		// The tenant-wide consent is the configured apps': an app
+		// registered through Graph starts with none.
+		admin := !a.directory && slices.Contains(e.adminConsented, lp)
+		if !admin && !slices.Contains(granted, lp) {
 			missing = append(missing, p)
 		}
 	}

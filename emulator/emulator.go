@@ -57,6 +57,7 @@ const (
 	EndpointGraph               = "graph"
 	EndpointOpenIDConfiguration = "openid_configuration"
 	EndpointKeys                = "keys"
+	EndpointDeviceCode          = "devicecode"
 )
 
 // Stats keys (see Emulator.Stats).
@@ -93,6 +94,13 @@ const (
 	// StatSignUps counts accounts created by an External ID tenant's
 	// self-service sign-up (prompt=create).
 	StatSignUps = "sign_ups"
+	// StatDeviceCode counts device authorization requests,
+	// StatTokenDeviceCode the device_code grants polled at the token
+	// endpoint, StatGraphDirectory Graph's directory calls (applications,
+	// servicePrincipals).
+	StatDeviceCode      = "devicecode"
+	StatTokenDeviceCode = "token_device_code"
+	StatGraphDirectory  = "graph_directory"
 )
 
 var statKeys = []string{
@@ -101,7 +109,7 @@ var statKeys = []string{
 	StatSignIns, StatCodesIssued, StatFaults,
 	StatGraphEvents, StatConsents, StatSingleSignOns,
 	StatSecondFactors, StatClaimsChallenges, StatFrontChannelLogouts,
-	StatSignUps,
+	StatSignUps, StatDeviceCode, StatTokenDeviceCode, StatGraphDirectory,
 }
 
 // Config configures an Emulator. The zero value is the demo configuration.
@@ -155,6 +163,9 @@ type Config struct {
 	// Subdomain is an External ID tenant's name in its ciamlogin.com and
 	// onmicrosoft.com host names; default DefaultSubdomain.
 	Subdomain string
+	// DirectoryFaults make Microsoft Graph's directory misbehave as a
+	// real tenant can (directory.go); SetDirectoryFaults changes them later.
+	DirectoryFaults DirectoryFaults
 }
 
 // Emulator is a running emulator's state. It is safe for concurrent use.
@@ -207,6 +218,9 @@ type Emulator struct {
 
 	statsMu sync.Mutex
 	stats   map[string]int64
+
+	dir     *directory  // app registrations and service principals made through Graph
+	devices deviceFlows // device authorization grants in progress
 
 	assertionsMu sync.Mutex
 	assertions   []ClientAssertion // every client assertion received, for ClientAssertions
@@ -330,6 +344,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.pages, err = parsePages(); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	e.dir = newDirectory(cfg.DirectoryFaults)
 	e.handler = e.routes()
 	return e, nil
 }
@@ -430,8 +445,8 @@ func (e *Emulator) Users() []User {
 // "token_refresh_token", "logout", "graph_me", "graph_events", plus
 // "sign_ins", "single_sign_ons", "codes_issued", "consents",
 // "second_factors", "claims_challenges", "frontchannel_logouts",
-// "sign_ups" and "faults_applied". Every key is
-// present, zero or not.
+// "sign_ups", "devicecode", "token_device_code", "graph_directory" and
+// "faults_applied". Every key is present, zero or not.
 func (e *Emulator) Stats() map[string]int64 {
 	e.statsMu.Lock()
 	defer e.statsMu.Unlock()

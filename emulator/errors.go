@@ -141,7 +141,7 @@ func errInvalidClientSecret(clientID string) aadError {
 
 func errUnsupportedGrant(gt string) aadError {
 	return aadError{http.StatusBadRequest, "unsupported_grant_type", 70003,
-		fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulator supports 'authorization_code' and 'refresh_token'.", gt)}
+		fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulator supports 'authorization_code', 'refresh_token' and 'urn:ietf:params:oauth:grant-type:device_code'.", gt)}
 }
 
 func errBadGrant(detail string) aadError {

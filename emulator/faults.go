@@ -18,13 +18,13 @@ import (
 // Fault makes an endpoint misbehave, for tests and for people who want to
 // see the app's error pages.
 type Fault struct {
-	Endpoint string        `json:"endpoint"` // "authorize","token","logout","graph","openid_configuration","keys"
+	Endpoint string        `json:"endpoint"` // "authorize","token","logout","graph","openid_configuration","keys","devicecode"
 	Status   int           `json:"status"`   // answer with this HTTP status and an Entra- or Graph-shaped error body; 0 = no status fault
 	Delay    time.Duration `json:"delay"`    // wait this long first (stopping early, without answering, if the client goes away); JSON "5s"
 	Times    int           `json:"times"`    // how many matching requests it applies to; 0 = every one until cleared
 }
 
-var faultEndpoints = []string{EndpointAuthorize, EndpointToken, EndpointLogout, EndpointGraph, EndpointOpenIDConfiguration, EndpointKeys}
+var faultEndpoints = []string{EndpointAuthorize, EndpointToken, EndpointLogout, EndpointGraph, EndpointOpenIDConfiguration, EndpointKeys, EndpointDeviceCode}
 
 // MarshalJSON writes Delay as a duration string ("5s").
 func (f Fault) MarshalJSON() ([]byte, error) {
@@ -193,8 +193,8 @@ func (e *Emulator) handleListFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string][]Fault{"faults": e.Faults()})
 }
 
-// handlePostFault takes a Fault as JSON, {"revoke_refresh_tokens":"<username>"}
-// or {"cae_event":"<username>"}.
+// handlePostFault takes a Fault as JSON, {"revoke_refresh_tokens":"<username>"},
+// {"cae_event":"<username>"} or {"directory":{...DirectoryFaults}}.
 func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err != nil {
@@ -224,9 +224,17 @@ func (e *Emulator) handlePostFault(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"cae_event": *cae.Username, "at": at.UTC().Format(time.RFC3339Nano)})
 		return
 	}
+	var dir struct {
+		Faults *DirectoryFaults `json:"directory"`
+	}
+	if json.Unmarshal(body, &dir) == nil && dir.Faults != nil {
+		e.SetDirectoryFaults(*dir.Faults) // directory.go
+		writeJSON(w, http.StatusOK, map[string]DirectoryFaults{"directory": *dir.Faults})
+		return
+	}
 	var f Fault
 	if err := json.Unmarshal(body, &f); err != nil {
-		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1}, {"revoke_refresh_tokens":"user@demo.test"} or {"cae_event":"user@demo.test"}`)
+		controlError(w, http.StatusBadRequest, "body is not a fault: "+err.Error()+`; want {"endpoint":"token","status":500,"delay":"5s","times":1}, {"revoke_refresh_tokens":"user@demo.test"}, {"cae_event":"user@demo.test"} or {"directory":{"replication_lag":3}}`)
 		return
 	}
 	if err := e.InjectFault(f); err != nil {

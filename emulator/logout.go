@@ -163,7 +163,7 @@ func (e *Emulator) logoutTargetAllowed(target string) bool {
 	}
 	e.redirectMu.RLock()
 	defer e.redirectMu.RUnlock()
-	for _, a := range e.apps {
+	for _, a := range append(slices.Clone(e.apps), e.directoryApps()...) {
 		for _, reg := range a.redirectURIs {
 			if reg == target {
 				return true

@@ -19,7 +19,7 @@ var templateFS embed.FS
 //go:embed static/emulator.css
 var stylesheet []byte
 
-var pageNames = []string{"signin", "signup", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor"}
+var pageNames = []string{"signin", "signup", "error", "signed_out", "form_post", "index", "pick_account", "consent", "second_factor", "device_code", "device_confirm", "device_done"}
 
 // parsePages parses each page together with the layout, once, at New.
 func parsePages() (map[string]*template.Template, error) {

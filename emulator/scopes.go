@@ -32,8 +32,12 @@ var defaultGraphScopes = []string{"User.Read"}
 // (openid, profile, email, offline_access) are flags; every other scope
 // must be a Microsoft Graph permission, written short ("User.Read") or
 // qualified ("https://graph.microsoft.com/User.Read"), as the emulator
-// knows no other resource.
-func parseScope(raw, tenant string) (grant, *aadError) {
+// knows no other resource. defaults is what the app's ".default" grants
+// (nil = defaultGraphScopes).
+func parseScope(raw, tenant string, defaults []string) (grant, *aadError) {
+	if defaults == nil {
+		defaults = defaultGraphScopes
+	}
 	var g grant
 	for _, s := range strings.Fields(raw) {
 		switch strings.ToLower(s) {
@@ -60,7 +64,7 @@ func parseScope(raw, tenant string) (grant, *aadError) {
 		}
 		switch {
 		case qualified && strings.EqualFold(name, ".default"):
-			for _, d := range defaultGraphScopes {
+			for _, d := range defaults {
 				g.addScp(d)
 			}
 		case graphScopeName.MatchString(name):

@@ -22,9 +22,11 @@ func (e *Emulator) routes() http.Handler {
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", e.handleToken)
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/token", e.handleTokenGet)
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", e.handleLogout)
+	e.deviceCodeRoutes(mux) // devicecode.go
 	// Microsoft Graph, served from the same host.
 	mux.HandleFunc("GET /v1.0/me", e.handleGraphMe)
 	mux.HandleFunc("GET /v1.0/me/events", e.handleGraphEvents)
+	e.directoryRoutes(mux) // graph_directory.go
 	// The emulator's own pages and controls.
 	mux.HandleFunc("GET /{$}", e.handleIndex)
 	mux.HandleFunc("GET /emulator/static/emulator.css", handleCSS)
@@ -186,6 +188,7 @@ type openIDConfiguration struct {
 	Issuer                            string   `json:"issuer"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
 	HTTPLogoutSupported               bool     `json:"http_logout_supported"`
 	FrontchannelLogoutSupported       bool     `json:"frontchannel_logout_supported"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
@@ -217,12 +220,13 @@ func (e *Emulator) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Requ
 		ScopesSupported:                   []string{"openid", "profile", "email", "offline_access"},
 		Issuer:                            e.issuer(r),
 		AuthorizationEndpoint:             base + "/oauth2/v2.0/authorize",
+		DeviceAuthorizationEndpoint:       base + "/oauth2/v2.0/devicecode",
 		HTTPLogoutSupported:               true,
 		FrontchannelLogoutSupported:       true,
 		EndSessionEndpoint:                base + "/oauth2/v2.0/logout",
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce",
 			"preferred_username", "name", "tid", "ver", "oid", "roles", "sid", "email", "acrs", "login_hint"},
-		GrantTypesSupported:           []string{"authorization_code", "refresh_token"},
+		GrantTypesSupported:           []string{"authorization_code", "refresh_token", deviceCodeGrant},
 		CodeChallengeMethodsSupported: []string{"S256", "plain"},
 		TenantRegionScope:             "EU",
 		CloudInstanceName:             cloud,

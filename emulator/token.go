@@ -3,7 +3,6 @@
 package emulator
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +28,8 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.count(StatTokenAuthorizationCode)
 	case "refresh_token":
 		e.count(StatTokenRefreshToken)
+	case deviceCodeGrant, "device_code":
+		e.count(StatTokenDeviceCode)
 	}
 	client, a := e.authenticateClient(r, form)
 	if a != nil {
@@ -42,6 +43,8 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp, a = e.redeemCode(r, form, client)
 	case "refresh_token":
 		resp, a = e.redeemRefreshToken(r, form, client)
+	case deviceCodeGrant, "device_code": // MSAL Go sends the short name, which Entra takes too
+		resp, a = e.redeemDeviceCode(r, form, client) // devicecode.go
 	default:
 		u := errUnsupportedGrant(gt)
 		a = &u
@@ -91,9 +94,12 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values) (*app, *
 			return nil, a
 		}
 		return client, nil
+	case secret == "" && client.public:
+		// A public client (a CLI, a device) has no credential to send.
+		return client, nil
 	case secret == "":
 		return fail(errMissingClientSecret())
-	case client.clientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(client.clientSecret)) != 1:
+	case !e.secretMatches(client, secret): // directory.go
 		// An app registered with certificates or federated credentials
 		// alone has no secret that could match.
 		return fail(errInvalidClientSecret(client.clientID))
@@ -160,11 +166,11 @@ func (e *Emulator) redeemCode(r *http.Request, form url.Values, client *app) (to
 	// authorize request's scope decides whether there is an ID token and
 	// whether the nonce applies. A refresh token is issued if either asked
 	// for offline_access, since the app needs one for silent refresh.
-	authGrant, _ := parseScope(issued.scope, e.tenant) // validated at authorize time
+	authGrant, _ := parseScope(issued.scope, e.tenant, client.graphDefaults) // validated at authorize time
 	g := authGrant
 	if s := form.Get("scope"); strings.TrimSpace(s) != "" {
 		var perr *aadError
-		if g, perr = parseScope(s, e.tenant); perr != nil {
+		if g, perr = parseScope(s, e.tenant, client.graphDefaults); perr != nil {
 			return tokenResponse{}, perr
 		}
 	}
@@ -229,11 +235,11 @@ func (e *Emulator) redeemRefreshToken(r *http.Request, form url.Values, client *
 	if u == nil {
 		return fail(errUserGone(st.Username, e.tenant))
 	}
-	orig, _ := parseScope(st.Scope, e.tenant)
+	orig, _ := parseScope(st.Scope, e.tenant, client.graphDefaults)
 	g := orig
 	if s := form.Get("scope"); strings.TrimSpace(s) != "" {
 		var perr *aadError
-		if g, perr = parseScope(s, e.tenant); perr != nil {
+		if g, perr = parseScope(s, e.tenant, client.graphDefaults); perr != nil {
 			return tokenResponse{}, perr
 		}
 	}

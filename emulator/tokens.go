@@ -169,7 +169,7 @@ func (e *Emulator) idToken(is issue, now time.Time) (string, error) {
 		Oid:               u.OID,
 		PreferredUsername: u.Username,
 		Rh:                entraRH(),
-		Roles:             u.Roles,
+		Roles:             e.rolesFor(is.app, u), // directory.go
 		Sid:               is.sid,
 		Acrs:              e.acrsClaim(is),
 		LoginHint:         e.loginHintClaim(u),

@@ -204,7 +204,7 @@ type Page struct {
 // second factor), for the caller to judge. err is for a request that could
 // not be made at all.
 func SignIn(ctx context.Context, c *http.Client, authorizeURL, username, password string) (*Page, error) {
-	return walk(ctx, c, authorizeURL, username, password, "signin")
+	return walk(ctx, c, authorizeURL, username, password, "signin", "accept")
 }
 
 // SignUp walks an External ID tenant's create-account form at
@@ -213,13 +213,68 @@ func SignIn(ctx context.Context, c *http.Client, authorizeURL, username, passwor
 // SignIn returns: normally the redirect back to the app, or the form
 // again with the reason it refused.
 func SignUp(ctx context.Context, c *http.Client, authorizeURL, email, password string) (*Page, error) {
-	return walk(ctx, c, authorizeURL, email, password, "signup")
+	return walk(ctx, c, authorizeURL, email, password, "signup", "accept")
 }
 
 // Cancel opens the sign-in form at authorizeURL and presses its Cancel
 // button: the emulator sends the browser back to the app with an error.
 func Cancel(ctx context.Context, c *http.Client, authorizeURL string) (*Page, error) {
-	return walk(ctx, c, authorizeURL, "", "", "cancel")
+	return walk(ctx, c, authorizeURL, "", "", "cancel", "cancel")
+}
+
+// deviceMessage is the device code message as Entra words it, which a
+// command prints for its user.
+var deviceMessage = regexp.MustCompile(`open the page (\S+) and enter the code (\S+) to authenticate`)
+
+// ParseDeviceCodeMessage reads the verification page and the user code
+// from a device code message ("To sign in, use a web browser to open the
+// page <url> and enter the code <code> to authenticate."), as a person
+// reads them on their terminal.
+func ParseDeviceCodeMessage(message string) (verificationURI, userCode string, ok bool) {
+	m := deviceMessage.FindStringSubmatch(message)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// DeviceSignIn does what a person does with a device code: opens the
+// verification page with c as the browser, enters the code, signs in with
+// the usual form and confirms. It returns the last page, normally the one
+// saying the device is signed in.
+func DeviceSignIn(ctx context.Context, c *http.Client, verificationURI, userCode, username, password string) (*Page, error) {
+	return device(ctx, c, verificationURI, userCode, username, password, "accept")
+}
+
+// DeviceDecline enters the code and signs in, then presses Cancel on the
+// confirmation: the device's sign-in is declined.
+func DeviceDecline(ctx context.Context, c *http.Client, verificationURI, userCode, username, password string) (*Page, error) {
+	return device(ctx, c, verificationURI, userCode, username, password, "cancel")
+}
+
+// deviceCodeField is the verification page's one text field.
+var deviceCodeField = regexp.MustCompile(`<input id="otc" name="otc" type="text"`)
+
+func device(ctx context.Context, c *http.Client, verificationURI, userCode, username, password, confirm string) (*Page, error) {
+	browser := *c
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p, err := Get(ctx, &browser, verificationURI)
+	if err != nil {
+		return nil, err
+	}
+	m := formAction.FindStringSubmatch(p.Body)
+	if p.Status != http.StatusOK || m == nil || !deviceCodeField.MatchString(p.Body) {
+		return p, nil
+	}
+	start, _ := url.Parse(verificationURI)
+	target, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		return nil, fmt.Errorf("the form on %s posts to %q: %w", p.URL, m[1], err)
+	}
+	if p, err = PostForm(ctx, &browser, start.ResolveReference(target).String(), url.Values{"otc": {userCode}}); err != nil {
+		return nil, err
+	}
+	return walkFrom(ctx, &browser, start, p, username, password, "signin", confirm)
 }
 
 // The pages of the walk, told apart by their forms' fields.
@@ -229,7 +284,7 @@ var (
 	pickAccount = regexp.MustCompile(`name="account" value="([^"]*)"`)
 )
 
-func walk(ctx context.Context, c *http.Client, authorizeURL, username, password, action string) (*Page, error) {
+func walk(ctx context.Context, c *http.Client, authorizeURL, username, password, action, consent string) (*Page, error) {
 	browser := *c
 	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	p, err := Get(ctx, &browser, authorizeURL)
@@ -237,6 +292,13 @@ func walk(ctx context.Context, c *http.Client, authorizeURL, username, password,
 		return nil, err
 	}
 	start, _ := url.Parse(authorizeURL)
+	return walkFrom(ctx, &browser, start, p, username, password, action, consent)
+}
+
+// walkFrom fills in the emulator's pages from p on: the password form
+// (pressing action), the account picker and the consent or confirmation
+// page (pressing consent: accept or cancel).
+func walkFrom(ctx context.Context, browser *http.Client, start *url.URL, p *Page, username, password, action, consent string) (*Page, error) {
 	done := map[string]bool{} // each page is filled in at most once: a second time is an answer
 	for range 6 {
 		if p.Status != http.StatusOK || !strings.HasPrefix(p.URL, start.Scheme+"://"+start.Host+"/") {
@@ -275,7 +337,7 @@ func walk(ctx context.Context, c *http.Client, authorizeURL, username, password,
 		case hiddenFlow.MatchString(p.Body) && strings.Contains(p.Body, `value="accept"`) && action != "cancel":
 			kind = "consent"
 			form.Set("flow", html.UnescapeString(hiddenFlow.FindStringSubmatch(p.Body)[1]))
-			form.Set("action", "accept")
+			form.Set("action", consent)
 		default:
 			return p, nil
 		}
@@ -283,11 +345,29 @@ func walk(ctx context.Context, c *http.Client, authorizeURL, username, password,
 			return p, nil
 		}
 		done[kind] = true
-		if p, err = PostForm(ctx, &browser, target.String(), form); err != nil {
+		if p, err = PostForm(ctx, browser, target.String(), form); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// hiddenField is one hidden input of a form_post page.
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+// Continue presses the Continue button of a response_mode=form_post page
+// (what SignIn returns for such a request): it posts the page's hidden
+// fields to the app, as a browser does, and returns the app's answer.
+func Continue(ctx context.Context, c *http.Client, p *Page) (*Page, error) {
+	m := formAction.FindStringSubmatch(p.Body)
+	if m == nil {
+		return nil, fmt.Errorf("%s has no form to continue with", p.URL)
+	}
+	form := url.Values{}
+	for _, f := range hiddenField.FindAllStringSubmatch(p.Body, -1) {
+		form.Add(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
+	}
+	return PostForm(ctx, c, html.UnescapeString(m[1]), form)
 }
 
 // Get requests target with c and reads the whole answer.
