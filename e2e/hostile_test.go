@@ -465,3 +465,22 @@ func TestRefreshedIDTokenForAnotherUserSignsOut(t *testing.T) {
 	// The admin's own session is untouched.
 	assertContains(t, admin.get("/token_details"), "admin@demo.test")
 }
+
+// A panic in a page gets the app's own 500 page, in its layout, with the
+// message and the request id a person can quote, and nothing of the panic.
+func TestPanicPageWithTheAppsTemplates(t *testing.T) {
+	c := newCluster(t, clusterOptions{instances: 1, extraRoutes: func(r chi.Router) {
+		r.Get("/test/panic", func(http.ResponseWriter, *http.Request) { panic("test panic: internal detail") })
+	}})
+	p := c.instances[0].newBrowser().get("/test/panic")
+	assertStatus(t, p, http.StatusInternalServerError)
+	assertContains(t, p, `<p class="status-code">Error 500</p>`)
+	assertContains(t, p, "<h1>Something went wrong</h1>")
+	assertContains(t, p, "The app hit an unexpected error. It has been logged; please try again.")
+	assertContains(t, p, "Request ID: "+p.header.Get("X-Request-Id"))
+	assertContains(t, p, `<header class="site-header">`)
+	assertNotContains(t, p, "internal detail")
+	if !strings.Contains(c.logs.String(), "test panic: internal detail") {
+		t.Error("the panic is not in the log")
+	}
+}
