@@ -20,6 +20,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"ms-identity-go-webapp/internal/app"
+	"ms-identity-go-webapp/internal/healthcheck"
 )
 
 // files holds the templates and static files, built into the binary. The
@@ -31,6 +32,7 @@ var files embed.FS
 func main() {
 	demo := flag.Bool("demo", false, "sign in against the local Entra ID emulator, started in this process (no tenant needed)")
 	emulatorAddr := flag.String("emulator-addr", "127.0.0.1:5001", "address of the emulator in -demo mode (loopback)")
+	healthCheck := flag.Bool("healthcheck", false, "check that the app on HOST and PORT answers /healthz, and exit 0 if it does, 1 if not (the container's HEALTHCHECK)")
 	flag.Parse()
 
 	// Ctrl-C stops at once; SIGTERM, what platforms send before replacing
@@ -47,6 +49,9 @@ func main() {
 		err = nil
 	} else if err != nil {
 		err = fmt.Errorf(".env: %w", err)
+	}
+	if err == nil && *healthCheck {
+		os.Exit(healthcheck.Main(os.LookupEnv, os.Stderr))
 	}
 	if err == nil {
 		err = app.Run(ctx, term, app.RunOptions{Lookup: os.LookupEnv, Files: files, Demo: *demo, EmulatorAddr: *emulatorAddr})
