@@ -591,10 +591,16 @@ func (im imageInfo) start(t *testing.T, root string, settings map[string]string)
 // wait waits for the process to end, at most limit, and returns its exit
 // status.
 func (c *container) wait(limit time.Duration) (int, error) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	select {
 	case <-c.done:
-	case <-time.After(limit):
-		return -1, fmt.Errorf("still running after %s", limit)
+	case <-timer.C:
+		select {
+		case <-c.done:
+		default:
+			return -1, fmt.Errorf("still running after %s", limit)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
