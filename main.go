@@ -25,6 +25,7 @@ import (
 	"ms-identity-go-webapp/emulator/demo"
 	"ms-identity-go-webapp/entra"
 	"ms-identity-go-webapp/handlers"
+	"ms-identity-go-webapp/internal/healthcheck"
 	"ms-identity-go-webapp/internal/httpsserver"
 	"ms-identity-go-webapp/internal/webserver"
 )
@@ -38,6 +39,7 @@ var files embed.FS
 func main() {
 	demoMode := flag.Bool("demo", false, "sign in against the local Entra ID emulator, started in this process (no tenant needed)")
 	emulatorAddr := flag.String("emulator-addr", "127.0.0.1:5001", "address of the emulator in -demo mode (loopback)")
+	healthCheck := flag.Bool("healthcheck", false, "check that the app on HOST and PORT answers /healthz, and exit 0 if it does, 1 if not (the container's HEALTHCHECK)")
 	flag.Parse()
 
 	// Ctrl-C stops at once; SIGTERM, what platforms send before replacing
@@ -47,18 +49,22 @@ func main() {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 
-	if err := run(ctx, term, *demoMode, *emulatorAddr); err != nil {
+	if err := run(ctx, term, *demoMode, *emulatorAddr, *healthCheck); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, term <-chan os.Signal, demoMode bool, emulatorAddr string) error {
+func run(ctx context.Context, term <-chan os.Signal, demoMode bool, emulatorAddr string, healthCheck bool) error {
 	// .env is optional: the environment may already hold the settings.
 	// Values already in the environment win over .env, as with
 	// python-dotenv.
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf(".env: %w", err)
+	}
+	if healthCheck {
+		// The container's HEALTHCHECK: the image has no shell and no curl.
+		os.Exit(healthcheck.Main(os.LookupEnv, os.Stderr))
 	}
 	lookup := os.LookupEnv
 	if demoMode {

@@ -169,3 +169,38 @@ func TestFileBackendFind(t *testing.T) {
 		t.Errorf("directory: %v, want ErrUnavailable", err)
 	}
 }
+
+// A SESSION_DIR that cannot be written stops start-up with one line that
+// says what to do, rather than failing every sign-in (a container's
+// read-only root file system without a volume; deploy/container_test.go
+// runs that case).
+func TestNewFileBackendNotWritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{"under a file": filepath.Join(file, "sessions")}
+	if os.Geteuid() != 0 { // root writes to a read-only directory
+		readOnly := t.TempDir()
+		if err := os.Chmod(readOnly, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		dirs["read-only"] = readOnly
+	}
+	for name, dir := range dirs {
+		_, err := NewFileBackend(dir)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{`SESSION_DIR "` + dir + `" cannot be written`, "mounted volume", "SESSION_TYPE=redis"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q does not say %q", name, msg, want)
+			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: more than one line: %q", name, msg)
+		}
+	}
+}

@@ -36,12 +36,20 @@ const (
 	headerSize  = 8
 )
 
-// NewFileBackend creates dir (mode 0700) if needed.
+// NewFileBackend creates dir (mode 0700) if needed and checks that it can
+// write a file there: a directory on a read-only file system (a container's
+// root without a volume) stops start-up with one line saying what to do,
+// rather than failing every sign-in.
 func NewFileBackend(dir string) (*FileBackend, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("SESSION_DIR %q: %w", dir, err)
+	b := &FileBackend{dir: dir, now: time.Now}
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		err = writable(dir)
 	}
-	return &FileBackend{dir: dir, now: time.Now}, nil
+	if err != nil {
+		return nil, fmt.Errorf("SESSION_DIR %q cannot be written (%w): file sessions need a writable directory there, such as a mounted volume; or use Redis sessions (SESSION_TYPE=redis and REDIS_URL)", dir, err)
+	}
+	return b, nil
 }
 
 func (b *FileBackend) path(id string) string { return filepath.Join(b.dir, filePrefix+id) }
@@ -274,9 +282,17 @@ func (b *FileBackend) Close() error { return nil }
 // Ping creates and removes a file in the session directory: a directory
 // that is gone, read-only or on a full disk cannot take sessions.
 func (b *FileBackend) Ping(context.Context) error {
-	f, err := os.CreateTemp(b.dir, tempPrefix+"ping-*")
-	if err != nil {
+	if err := writable(b.dir); err != nil {
 		return fmt.Errorf("%w: writing to the session directory: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// writable creates and removes a file in dir.
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, tempPrefix+"ping-*")
+	if err != nil {
+		return err
 	}
 	f.Close()
 	return os.Remove(f.Name())
