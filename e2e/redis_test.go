@@ -47,8 +47,8 @@ func TestRedisSessionsAcrossInstances(t *testing.T) {
 		assertContains(t, p, `&#34;userPrincipalName&#34;: &#34;alice@demo.test&#34;`)
 		assertContains(t, b.get(c.on(i, "/token_details")), "alice@demo.test")
 	}
-	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != 2 {
-		t.Errorf("Redis holds %d keys (%v) for one signed-in browser, want 2 (the session and its sid's index): the pre-sign-in session must be deleted", n, err)
+	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != 3 {
+		t.Errorf("Redis holds %d keys (%v) for one signed-in browser, want 3 (the session, its sid's index and its user's): the pre-sign-in session must be deleted", n, err)
 	}
 
 	// The flow was used up in the shared store: replaying the callback on

@@ -1,6 +1,7 @@
 // Sessions end to end: anonymous visitors store nothing, sign-ins in several
-// tabs at once, a replayed sign-in response, and a session secret rotated
-// without signing anyone out.
+// tabs at once, a replayed sign-in response, a session secret rotated
+// without signing anyone out, the absolute lifetime that signs an active
+// user out, and the limit of sessions per user.
 
 package e2e
 
@@ -127,10 +128,10 @@ func TestAnonymousRequestsStoreNothing(t *testing.T) {
 			b := env.newBrowser()
 			b.signIn("alice@demo.test", "alice-password")
 			assertContains(t, b.get("/token_details"), "alice@demo.test")
-			// Its session, and the entry that finds it by sid (a file in a
-			// directory of the sid's, a Redis sorted set).
-			if n := stored(); n != 2 {
-				t.Errorf("one signed-in user: %d things stored, want 2: the session and its sid's index", n)
+			// Its session, and the entries that find it by sid and by user
+			// (each a file in a directory of the key's, a Redis sorted set).
+			if n := stored(); n != 3 {
+				t.Errorf("one signed-in user: %d things stored, want 3: the session, its sid's index and its user's", n)
 			}
 		})
 	}
@@ -186,8 +187,10 @@ func TestParallelSignInsInOneBrowser(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "session_*")); len(files) != 1 {
 		t.Errorf("%d session files for one browser, want 1", len(files))
 	}
-	if entries, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "index_*", "*")); len(entries) != 1 {
-		t.Errorf("%d sid index entries for one browser, want 1: %q", len(entries), entries)
+	// Its sid's entry and its user's, both of the one session left.
+	entries, _ := filepath.Glob(filepath.Join(env.cfg.SessionDir, "index_*", "*"))
+	if len(entries) != 2 || filepath.Base(entries[0]) != filepath.Base(entries[1]) {
+		t.Errorf("index entries for one browser %q, want 2 of its one session: its sid's and its user's", entries)
 	}
 }
 
@@ -269,4 +272,91 @@ func TestSecretRotationKeepsUsersSignedIn(t *testing.T) {
 	back := b2.submitSignIn(start.location, "admin@demo.test", "admin-password", "signin")
 	assertStatus(t, b2.get(c.onInstance(1, back.location)), http.StatusSeeOther)
 	assertContains(t, b2.get(c.on(2, "/admin")), "You have the admin app role.")
+}
+
+// SESSION_ABSOLUTE_LIFETIME signs out a user who keeps using the app once
+// that long has passed since the sign-in: the next page sends them to sign
+// in, the session's record and index entries are gone from SESSION_DIR, its
+// cookie is expired, and the log says why in one line. Signing in again
+// (single sign-on at the identity provider) gives a new session.
+func TestAbsoluteLifetimeSignsAnActiveUserOut(t *testing.T) {
+	const lifetime = 2 * time.Second
+	env := newTestEnv(t, withAppEnv("SESSION_ABSOLUTE_LIFETIME", lifetime.String()))
+	b := env.newBrowser()
+	start := time.Now()
+	b.signIn("alice@demo.test", "alice-password")
+	signedInAt := time.Now()
+
+	// A page every 100 ms, for at most the lifetime and 10 s more.
+	const every = 100 * time.Millisecond
+	var ended *page
+	pages := 0
+	for range int((lifetime + 10*time.Second) / every) {
+		p := b.get("/token_details")
+		if p.status != http.StatusOK {
+			ended = p
+			break
+		}
+		assertContains(t, p, "alice@demo.test")
+		pages++
+		time.Sleep(every)
+	}
+	endedAt := time.Now()
+	if ended == nil {
+		t.Fatalf("the session lived on for %s with a %s lifetime", endedAt.Sub(start).Round(time.Millisecond), lifetime)
+	}
+	t.Logf("signed out %s after the sign-in, after %d pages", endedAt.Sub(signedInAt).Round(time.Millisecond), pages)
+	if endedAt.Sub(start) < lifetime || endedAt.Sub(signedInAt) > lifetime+time.Second {
+		t.Errorf("signed out %s after the sign-in, want %s", endedAt.Sub(signedInAt), lifetime)
+	}
+	assertStatus(t, ended, http.StatusFound)
+	if !strings.Contains(ended.location, "/oauth2/v2.0/authorize?") {
+		t.Fatalf("the page of the ended session sent the browser to %q, not to sign in", ended.location)
+	}
+	if c := b.sessionCookie(); c != nil {
+		t.Errorf("the ended session's cookie is still in the browser")
+	}
+	if files, index := sessionFiles(t, env.cfg.SessionDir); len(files)+len(index) != 0 {
+		t.Errorf("after the session ended %q and %q are left", files, index)
+	}
+	if n := strings.Count(env.logs.String(), "session ended at its absolute lifetime"); n != 1 {
+		t.Errorf("the log notes %d sessions ended at their absolute lifetime, want 1", n)
+	}
+
+	back := b.submitSignIn(ended.location, "alice@demo.test", "alice-password", "signin")
+	assertStatus(t, back, http.StatusFound)
+	landed := b.follow(back)
+	assertStatus(t, landed, http.StatusSeeOther)
+	assertContains(t, b.follow(landed), "alice@demo.test")
+}
+
+// SESSION_MAX_PER_USER keeps a user's newest sessions: with 2, three
+// browsers signing in as one user leave the first signed out and the other
+// two signed in, and another user's session is untouched.
+func TestSessionsPerUserLimit(t *testing.T) {
+	env := newTestEnv(t, withAppEnv("SESSION_MAX_PER_USER", "2"))
+	alice := []*browser{env.newBrowser(), env.newBrowser(), env.newBrowser()}
+	admin := env.newBrowser()
+	alice[0].signIn("alice@demo.test", "alice-password")
+	admin.signIn("admin@demo.test", "admin-password")
+	alice[1].signIn("alice@demo.test", "alice-password")
+	for i, b := range alice[:2] {
+		if p := b.get("/token_details"); p.status != http.StatusOK {
+			t.Fatalf("within the limit, browser %d is signed out: %d", i, p.status)
+		}
+	}
+
+	alice[2].signIn("alice@demo.test", "alice-password")
+	first := alice[0].get("/token_details")
+	assertStatus(t, first, http.StatusFound)
+	if !strings.Contains(first.location, "/oauth2/v2.0/authorize?") {
+		t.Errorf("the first browser was sent to %q, not to sign in", first.location)
+	}
+	for _, b := range alice[1:] {
+		assertContains(t, b.get("/token_details"), "alice@demo.test")
+	}
+	assertContains(t, admin.get("/token_details"), "admin@demo.test")
+	if files, _ := sessionFiles(t, env.cfg.SessionDir); len(files) != 3 {
+		t.Errorf("%d session files, want 3: alice's two newest and the admin's", len(files))
+	}
 }

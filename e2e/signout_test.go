@@ -178,8 +178,8 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 		signedIn(t, alice, c.on(i, "/"), "Alice Smith")
 		signedIn(t, admin, c.on(i, "/"), "Ada Admin")
 	}
-	if n := stored(); n != 4 {
-		t.Errorf("two signed-in users: %d things stored, want 4 (two sessions, two sid index entries)", n)
+	if n := stored(); n != 6 {
+		t.Errorf("two signed-in users: %d things stored, want 6 (two sessions, each filed under its sid and its user)", n)
 	}
 
 	// Nobody and nothing for an unknown or a missing sid, and the same
@@ -189,8 +189,8 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 	assertStatus(t, unknown, http.StatusOK)
 	assertStatus(t, anon.get(c.on(1, entra.DefaultFrontChannelLogoutPath)), http.StatusOK)
 	assertStatus(t, anon.get(c.on(1, entra.DefaultFrontChannelLogoutPath+"?sid="+strings.Repeat("x", 5000))), http.StatusOK)
-	if n := stored(); n != 4 {
-		t.Errorf("unknown sids changed what is stored: %d things, want 4", n)
+	if n := stored(); n != 6 {
+		t.Errorf("unknown sids changed what is stored: %d things, want 6", n)
 	}
 	signedIn(t, alice, c.on(1, "/"), "Alice Smith")
 
@@ -244,8 +244,8 @@ func testFrontChannelLogout(t *testing.T, c *cluster, stored func() int64) {
 	if !strings.Contains(graph.location, "/oauth2/v2.0/authorize?") {
 		t.Errorf("signed out by front channel, /graph went to %s", graph.location)
 	}
-	if n := stored(); n != 2 {
-		t.Errorf("after Alice's front-channel logout %d things are stored, want Ada's 2", n)
+	if n := stored(); n != 3 {
+		t.Errorf("after Alice's front-channel logout %d things are stored, want Ada's 3", n)
 	}
 	if strings.Contains(c.logs.String(), sid) {
 		t.Error("the log holds the sid")

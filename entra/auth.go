@@ -335,9 +335,14 @@ func (a *Auth) loadUser(next http.Handler) http.Handler {
 }
 
 // logInvalidSession logs why a request's session cookie named no session
-// it could use (signed out elsewhere, expired, tampered); the request goes
-// on signed out.
+// it could use (signed out elsewhere, expired, tampered, or ended now at its
+// absolute lifetime); the request goes on signed out.
 func (a *Auth) logInvalidSession(r *http.Request, err error) {
+	if errors.Is(err, session.ErrTooOld) {
+		a.logger.Info("session ended at its absolute lifetime; the user signs in again",
+			"lifetime", a.cfg.SessionAbsoluteLifetime.String(), "request_id", reqstate.ID(r.Context()))
+		return
+	}
 	a.logger.Info("session not loaded; continuing signed out", "reason", err.Error(),
 		"request_id", reqstate.ID(r.Context()))
 }
@@ -347,28 +352,45 @@ func (a *Auth) logInvalidSession(r *http.Request, err error) {
 // (and the clean-up of expired ones, until ctx ends), or Redis at
 // REDIS_URL, which must answer at start-up. Its keys come from
 // SESSION_SECRET, and from SESSION_SECRET_PREVIOUS while a secret is rotated
-// out.
+// out; its sessions end at SESSION_ABSOLUTE_LIFETIME, and a user keeps at
+// most SESSION_MAX_PER_USER of them, whatever the backend.
 func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*session.Store, error) {
 	keys, err := session.NewKeys(cfg.SessionSecret, cfg.SessionSecretPrevious)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SessionBackend != nil {
-		return session.NewStore(cfg.SessionBackend, keys), nil
-	}
-	if cfg.SessionType == "redis" {
-		backend, err := session.NewRedisBackend(ctx, cfg.RedisURL)
+	var backend session.Backend
+	switch {
+	case cfg.SessionBackend != nil:
+		backend = cfg.SessionBackend
+	case cfg.SessionType == "redis":
+		if backend, err = session.NewRedisBackend(ctx, cfg.RedisURL); err != nil {
+			return nil, err
+		}
+	default:
+		files, err := session.NewFileBackend(cfg.SessionDir)
 		if err != nil {
 			return nil, err
 		}
-		return session.NewStore(backend, keys), nil
+		go cleanSessions(ctx, files, logger)
+		backend = files
 	}
-	backend, err := session.NewFileBackend(cfg.SessionDir)
-	if err != nil {
-		return nil, err
+	store := session.NewStore(backend, keys)
+	store.AbsoluteLifetime = cfg.SessionAbsoluteLifetime
+	store.MaxPerOwner = cfg.SessionMaxPerUser
+	return store, nil
+}
+
+// userOwner is the key a user's sessions are filed under, so that the store
+// keeps at most SessionMaxPerUser of them: the user's tenant and object
+// ids, which stay the same across sign-ins and devices. "" (no limit) for
+// an ID token without an oid.
+func userOwner(user *identity.UserSession) string {
+	oid := user.Claims.String("oid")
+	if oid == "" {
+		return ""
 	}
-	go cleanSessions(ctx, backend, logger)
-	return session.NewStore(backend, keys), nil
+	return "user:" + user.Claims.String("tid") + "." + oid
 }
 
 // cleanSessions deletes expired session files at start-up and every quarter

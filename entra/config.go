@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/session"
@@ -82,6 +83,18 @@ type Config struct {
 	// (SESSION_SECRET_PREVIOUS): what it sealed still opens, and is sealed
 	// again with SessionSecret when next saved.
 	SessionSecretPrevious string
+	// SessionAbsoluteLifetime ends a session this long after the sign-in
+	// that created it, however active its user, who then signs in again
+	// (SESSION_ABSOLUTE_LIFETIME, a Go duration such as 12h or 90m; default
+	// 12h: NIST SP 800-63B asks for reauthentication at least every 12
+	// hours at AAL2, whatever the activity). Zero means the default.
+	SessionAbsoluteLifetime time.Duration
+	// SessionMaxPerUser is how many sessions one user keeps at once: a
+	// sign-in beyond it ends the user's oldest session
+	// (SESSION_MAX_PER_USER; default 10, far more than a phone, a laptop
+	// and a few browsers need, far fewer than a script signing in again
+	// and again through single sign-on makes). Zero means the default.
+	SessionMaxPerUser int
 
 	// LoginPath, LogoutPath and FrontChannelLogoutPath are the paths
 	// Middleware answers besides RedirectURI's; empty means /login,
@@ -187,6 +200,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	cfg.RedirectURI = get("REDIRECT_URI", "https://localhost:"+port+"/auth/redirect")
 	e.Invalid = append(e.Invalid, cfg.loadCredentialSettings(getenv, get)...)
+	e.Invalid = append(e.Invalid, cfg.loadSessionLimits(get)...)
 
 	capabilities := "cp1"
 	if v, ok := lookup("CLIENT_CAPABILITIES"); ok {
@@ -204,6 +218,30 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// loadSessionLimits reads the sessions' absolute lifetime and how many one
+// user keeps; a value that is malformed, zero or negative is an error
+// naming its variable, and leaves the default.
+func (c *Config) loadSessionLimits(get func(name, def string) string) []error {
+	var errs []error
+	c.SessionAbsoluteLifetime = session.DefaultAbsoluteLifetime
+	if v := get("SESSION_ABSOLUTE_LIFETIME", ""); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			c.SessionAbsoluteLifetime = d
+		} else {
+			errs = append(errs, fmt.Errorf("SESSION_ABSOLUTE_LIFETIME must be a positive duration such as 12h or 90m, not %q", v))
+		}
+	}
+	c.SessionMaxPerUser = session.DefaultMaxPerOwner
+	if v := get("SESSION_MAX_PER_USER", ""); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			c.SessionMaxPerUser = n
+		} else {
+			errs = append(errs, fmt.Errorf("SESSION_MAX_PER_USER must be a whole number of sessions, 1 or more, not %q", v))
+		}
+	}
+	return errs
 }
 
 // capabilityPattern is the shape of a client capability (Entra knows cp1).
@@ -233,6 +271,12 @@ func (c *Config) check(e *ConfigError) error {
 		}
 	default:
 		e.Invalid = append(e.Invalid, fmt.Errorf("SESSION_TYPE must be filesystem or redis, not %q", c.SessionType))
+	}
+	if c.SessionAbsoluteLifetime < 0 {
+		e.Invalid = append(e.Invalid, fmt.Errorf("SESSION_ABSOLUTE_LIFETIME must be a positive duration such as 12h, not %s", c.SessionAbsoluteLifetime))
+	}
+	if c.SessionMaxPerUser < 0 {
+		e.Invalid = append(e.Invalid, fmt.Errorf("SESSION_MAX_PER_USER must be 1 or more, not %d", c.SessionMaxPerUser))
 	}
 	for _, p := range []struct{ name, path string }{{"LoginPath", c.LoginPath}, {"LogoutPath", c.LogoutPath}, {"FrontChannelLogoutPath", c.FrontChannelLogoutPath}} {
 		if p.path != "" && (!strings.HasPrefix(p.path, "/") || p.path == "/") {
@@ -443,7 +487,8 @@ func (c Config) RedirectPath() string {
 	return u.Path
 }
 
-// withDefaults returns c with the defaults of the paths filled in.
+// withDefaults returns c with the defaults of the paths and the session
+// settings filled in.
 func (c Config) withDefaults() Config {
 	if c.LoginPath == "" {
 		c.LoginPath = "/login"
@@ -462,6 +507,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionDir == "" {
 		c.SessionDir = ".sessions"
+	}
+	if c.SessionAbsoluteLifetime == 0 {
+		c.SessionAbsoluteLifetime = session.DefaultAbsoluteLifetime
+	}
+	if c.SessionMaxPerUser == 0 {
+		c.SessionMaxPerUser = session.DefaultMaxPerOwner
 	}
 	if c.Scopes == nil {
 		c.Scopes = []string{"User.Read"}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validEnv is a complete configuration with a client secret.
@@ -69,5 +70,44 @@ func TestConfigFromLookupError(t *testing.T) {
 	if _, err := New(cfg); !errors.As(err, &cerr) || len(cerr.Missing) != 1 || len(cerr.Invalid) != 1 ||
 		!strings.HasPrefix(cerr.Missing[0], "CLIENT_ID") || !strings.HasPrefix(cerr.Invalid[0].Error(), "LoginPath") {
 		t.Errorf("New with no client id and a relative LoginPath: %v", err)
+	}
+}
+
+// The sessions' absolute lifetime and their number per user: 12h and 10
+// unless set; a malformed, zero or negative value is an error naming its
+// variable, and New passes the values to the session store.
+func TestConfigSessionLimits(t *testing.T) {
+	cfg, err := ConfigFromLookup(lookupEnv(validEnv()))
+	if err != nil || cfg.SessionAbsoluteLifetime != 12*time.Hour || cfg.SessionMaxPerUser != 10 {
+		t.Fatalf("defaults: %s, %d (%v)", cfg.SessionAbsoluteLifetime, cfg.SessionMaxPerUser, err)
+	}
+	e := validEnv()
+	e["SESSION_ABSOLUTE_LIFETIME"], e["SESSION_MAX_PER_USER"] = "90m", "3"
+	if cfg, err = ConfigFromLookup(lookupEnv(e)); err != nil || cfg.SessionAbsoluteLifetime != 90*time.Minute || cfg.SessionMaxPerUser != 3 {
+		t.Fatalf("set: %s, %d (%v)", cfg.SessionAbsoluteLifetime, cfg.SessionMaxPerUser, err)
+	}
+	for _, tt := range []struct{ name, value string }{
+		{"SESSION_ABSOLUTE_LIFETIME", "12"}, {"SESSION_ABSOLUTE_LIFETIME", "0s"}, {"SESSION_ABSOLUTE_LIFETIME", "-1h"},
+		{"SESSION_MAX_PER_USER", "ten"}, {"SESSION_MAX_PER_USER", "0"}, {"SESSION_MAX_PER_USER", "-2"},
+	} {
+		e := validEnv()
+		e[tt.name] = tt.value
+		_, err := ConfigFromLookup(lookupEnv(e))
+		var cerr *ConfigError
+		if !errors.As(err, &cerr) || len(cerr.Invalid) != 1 || !strings.HasPrefix(cerr.Invalid[0].Error(), tt.name) {
+			t.Errorf("%s=%s: %v, want a ConfigError naming %s", tt.name, tt.value, err, tt.name)
+		}
+	}
+
+	cfg, _ = ConfigFromLookup(lookupEnv(validEnv()))
+	cfg.SessionDir = t.TempDir()
+	cfg.SessionAbsoluteLifetime, cfg.SessionMaxPerUser = 2*time.Hour, 4
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.sessions.AbsoluteLifetime != 2*time.Hour || a.sessions.MaxPerOwner != 4 {
+		t.Errorf("the store got %s and %d", a.sessions.AbsoluteLifetime, a.sessions.MaxPerOwner)
 	}
 }

@@ -86,7 +86,9 @@
 // derived from SESSION_SECRET; SESSION_SECRET_PREVIOUS keeps sessions open
 // while the secret is rotated. The browser holds only the session's id. A
 // new sign-in gets a new id, and a sign-out in one tab, instance or app ends
-// the session everywhere.
+// the session everywhere. A session ends 12 hours after its sign-in however
+// active the user is (SESSION_ABSOLUTE_LIFETIME), and a user keeps at most
+// 10 sessions (SESSION_MAX_PER_USER), the oldest ended first.
 //
 // # Test your app offline
 //

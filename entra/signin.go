@@ -92,6 +92,7 @@ func (a *Auth) authRedirect(w http.ResponseWriter, r *http.Request) error {
 	// Filed under the identity provider's session id, so that its
 	// front-channel logout can end this session without the cookie.
 	session.SetIndex(gs, sidIndex(user.Claims.String("sid")))
+	session.SetOwner(gs, userOwner(user)) // at most SessionMaxPerUser sessions of this user are kept
 	a.logger.Info("signed in", "request_id", reqstate.ID(r.Context()),
 		"oid", user.Claims.String("oid"), "tid", user.Claims.String("tid"))
 	http.Redirect(w, r, SafeNext(next), http.StatusSeeOther)

@@ -61,6 +61,11 @@ type Backend interface {
 // expired, or lost (Redis restarted without persistence).
 var ErrNotFound = errors.New("session: record not found")
 
+// ErrTooOld means a session reached its store's absolute lifetime
+// (Store.AbsoluteLifetime): the load that found it ended it as a sign-out
+// does, and its user signs in again.
+var ErrTooOld = errors.New("session: ended at its absolute lifetime")
+
 // ErrUnavailable means the backend could not be read or written: Redis down
 // or too slow, a session directory the app cannot read. It is an outage, not
 // a sign that the user is signed out: the request gets the "Session storage

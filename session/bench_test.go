@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -75,6 +76,37 @@ func BenchmarkSession(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkRequest is one request of a signed-in user through LoadAndSave,
+// its session filed under a sid and its owner, whose handler changes
+// nothing: the path every page of the app takes. The absolute lifetime's
+// check and the owner add no allocation to it.
+func BenchmarkRequest(b *testing.B) {
+	for _, bt := range backends {
+		b.Run(bt.name, func(b *testing.B) {
+			store := newTestStore(b, bt.new(b).backend, testSecret, "")
+			h := store.LoadAndSave(func(w http.ResponseWriter, r *http.Request, err error) { b.Fatal(err) },
+				func(r *http.Request, err error) { b.Fatal(err) })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gs := FromContext(r.Context())
+				if len(gs.Values) == 0 {
+					for k, v := range signedInValues() {
+						gs.Values[k] = v
+					}
+					SetIndex(gs, "sid:00000000-0000-0000-0000-000000000003")
+					SetOwner(gs, "user:00000000-0000-0000-0000-000000000004.00000000-0000-0000-0000-000000000002")
+				}
+			}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(w.Result().Cookies()[0])
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
 		})
 	}
 }

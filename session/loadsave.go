@@ -5,6 +5,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -22,7 +23,13 @@ type state struct {
 	loadedIndex string // the key it was filed under then (SetIndex), "" for none
 	loaded      Values // its values when loaded
 	stale       bool   // loaded with the previous secret: save again with the current one
+	// tooOld is set when the cookie named a session that the load ended
+	// at its absolute lifetime: its cookie is expired.
+	tooOld bool
 }
+
+// loadedOwner is the owner the session was filed under when loaded.
+func (st *state) loadedOwner() string { return string(st.loaded[ownerName]) }
 
 type contextKey struct{}
 
@@ -68,7 +75,8 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 				onError(w, r, err)
 				return
 			}
-			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale}
+			st := &state{gs: gs, loadedID: gs.ID, loadedIndex: IndexOf(gs), loaded: values, stale: stale,
+				tooOld: err != nil && errors.Is(err, ErrTooOld)}
 			buf := newBufferedWriter(w)
 			answered := false
 			defer func() {
@@ -96,14 +104,14 @@ func (s *Store) LoadAndSave(onError ErrorFunc, onInvalid func(r *http.Request, e
 func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error {
 	gs := st.gs
 	if gs.Options.MaxAge < 0 || !holdsValues(gs.Values) {
-		// Ended (sign-out), or nothing left worth keeping (a user signed
-		// out because their tokens were revoked): no record, no index
-		// entry, no cookie.
-		if st.loadedID == "" && gs.Options.MaxAge >= 0 {
+		// Ended (sign-out, or at its absolute lifetime), or nothing left
+		// worth keeping (a user signed out because their tokens were
+		// revoked): no record, no index entry, no cookie.
+		if st.loadedID == "" && gs.Options.MaxAge >= 0 && !st.tooOld {
 			return nil
 		}
 		if st.loadedID != "" {
-			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex, st.loadedOwner()); err != nil {
 				return err
 			}
 		}
@@ -120,9 +128,9 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 	switch {
 	case gs.ID == "" || gs.ID != st.loadedID:
 		// New, or renewed at sign-in: a fresh id, and the old record goes,
-		// with its index entry.
+		// with its index entries.
 		if st.loadedID != "" {
-			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex); err != nil {
+			if err := s.remove(r.Context(), st.loadedID, st.loadedIndex, st.loadedOwner()); err != nil {
 				return err
 			}
 		}
@@ -151,17 +159,28 @@ func (s *Store) commit(w http.ResponseWriter, r *http.Request, st *state) error 
 
 // sameValues reports whether the handler left the session's values as they
 // were loaded: the same keys, each with the same bytes, and the same index
-// key (which the record keeps under indexName).
+// key and owner (which the record keeps under indexName and ownerName). A
+// creation time set since the load (a session stored without one) is a
+// change. It runs on every request: it allocates nothing.
 func sameValues(now map[any]any, loaded Values) bool {
-	if len(now) != len(loaded) {
-		return false
-	}
+	handlers := 0
 	for k, v := range now {
-		if k == (indexValue{}) {
+		switch k.(type) {
+		case indexValue:
 			key, ok := v.(string)
 			if !ok || key != string(loaded[indexName]) {
 				return false
 			}
+			continue
+		case ownerValue:
+			key, ok := v.(string)
+			if !ok || key != string(loaded[ownerName]) {
+				return false
+			}
+			continue
+		case createdValue:
+			return false
+		case loadedValue:
 			continue
 		}
 		ks, ok1 := k.(string)
@@ -170,8 +189,16 @@ func sameValues(now map[any]any, loaded Values) bool {
 		if !ok1 || !ok2 || !ok3 || !bytes.Equal(vb, lv) {
 			return false
 		}
+		handlers++
 	}
-	return true
+	for k := range loaded {
+		if !storeName(k) {
+			handlers--
+		}
+	}
+	// No handler value dropped, and no index key either.
+	_, filed := now[indexValue{}]
+	return handlers == 0 && filed == (len(loaded[indexName]) > 0)
 }
 
 // bufferedWriter holds a handler's answer until the session is saved. The

@@ -3,10 +3,14 @@
 package session
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -20,6 +24,25 @@ const CookieName = "__Host-session"
 // Lifetime is how long a session lives after it last changed.
 const Lifetime = 7 * 24 * time.Hour
 
+// DefaultAbsoluteLifetime is how long a session lives after the sign-in
+// that created it, however active its user (Store.AbsoluteLifetime): NIST
+// SP 800-63B asks for reauthentication at least every 12 hours at AAL2,
+// whatever the activity. Single sign-on at the identity provider makes
+// that sign-in quick.
+const DefaultAbsoluteLifetime = 12 * time.Hour
+
+// DefaultMaxPerOwner is how many live sessions one owner keeps at most
+// (Store.MaxPerOwner): a user with a phone, a laptop and a few browsers is
+// far from it, while sessions made by the hundred through single sign-on
+// (a script, a stolen refresh of the provider's session) are not kept.
+const DefaultMaxPerOwner = 10
+
+// keepAfterEnd is how long past the absolute lifetime a backend keeps a
+// record: long enough for the load that ends the session to find it, and
+// delete it with its index entries, rather than find it already gone; a
+// session nobody loads again is then removed by the backend itself.
+const keepAfterEnd = time.Minute
+
 // Store implements gorilla's sessions.Store: the cookie holds only the
 // session id, signed and encrypted by securecookie, so a token cache of
 // 5-10 KB never overflows it; the values live in the Backend, sealed in a
@@ -31,7 +54,23 @@ type Store struct {
 	records *Sealer
 	// Options are the cookie's attributes for new sessions.
 	Options *sessions.Options
-	now     func() time.Time
+	// AbsoluteLifetime ends a session this long after it was created,
+	// however often it is used: a session is created when it is first
+	// saved, and again under a new id when it is renewed at sign-in
+	// (Renew). The load that finds it older ends it as a sign-out does
+	// (its record and index entries are deleted, and LoadAndSave expires
+	// its cookie) and reports ErrTooOld: its user signs in again. NewStore
+	// sets DefaultAbsoluteLifetime; zero or less means none. Set it before
+	// the store is used.
+	AbsoluteLifetime time.Duration
+	// MaxPerOwner is how many live sessions one owner (SetOwner) keeps:
+	// when a session is first saved with an owner, the owner's oldest
+	// other sessions are ended, as a sign-out ends them, until no more
+	// than MaxPerOwner are left, the new one among them. NewStore sets
+	// DefaultMaxPerOwner; zero or less means no limit. Set it before the
+	// store is used.
+	MaxPerOwner int
+	now         func() time.Time
 	// The sessions and cookies this instance decoded last (cache.go).
 	cache   *recordCache
 	cookies cookieCache
@@ -53,8 +92,10 @@ func NewStore(backend Backend, keys *Keys) *Store {
 			// elsewhere arrives signed in.
 			SameSite: http.SameSiteLaxMode,
 		},
-		now:   time.Now,
-		cache: newRecordCache(maxCacheBytes),
+		AbsoluteLifetime: DefaultAbsoluteLifetime,
+		MaxPerOwner:      DefaultMaxPerOwner,
+		now:              time.Now,
+		cache:            newRecordCache(maxCacheBytes),
 	}
 }
 
@@ -107,9 +148,21 @@ func (s *Store) load(r *http.Request, name string) (gs *sessions.Session, values
 	for k, v := range values {
 		if k == indexName {
 			gs.Values[indexValue{}] = string(v)
-			continue
 		}
-		gs.Values[k] = v
+		if !storeName(k) {
+			gs.Values[k] = v
+		}
+	}
+	// The store's other values (owner, creation time) are read from the
+	// values as loaded when the session is written again: copying them
+	// into gorilla's map would cost allocations on every request, and a
+	// map goes into an interface without one.
+	gs.Values[loadedValue{}] = values
+	if _, ok := values[createdName]; !ok {
+		// Stored before sessions had a creation time: its absolute
+		// lifetime starts now, and the session, changed, is written back
+		// with it.
+		gs.Values[createdValue{}] = s.now()
 	}
 	return gs, values, stale, nil
 }
@@ -144,7 +197,8 @@ func (s *Store) decodeCookie(cookie string) (id string, stale bool, err error) {
 
 // LoadID returns the values of the session id from the backend. The record
 // is read from the backend every time; it is opened again only when it is
-// not the very record last opened or saved under id (see recordCache).
+// not the very record last opened or saved under id (see recordCache). A
+// session older than AbsoluteLifetime is ended here, and is ErrTooOld.
 func (s *Store) LoadID(ctx context.Context, id string) (values Values, stale bool, err error) {
 	record, err := s.backend.Find(ctx, id)
 	if err != nil {
@@ -153,26 +207,44 @@ func (s *Store) LoadID(ctx context.Context, id string) (values Values, stale boo
 		}
 		return nil, false, err
 	}
-	if values, stale, ok := s.cache.get(id, record); ok {
-		return values, stale, nil
+	values, stale, ok := s.cache.get(id, record)
+	if !ok {
+		values, stale, err = openRecord(s.records, id, record)
+		if err != nil {
+			s.cache.drop(id)
+			return nil, false, err
+		}
+		s.cache.put(id, record, values, stale)
 	}
-	values, stale, err = openRecord(s.records, id, record)
-	if err != nil {
-		s.cache.drop(id)
-		return nil, false, err
+	if s.tooOld(values) {
+		if err := s.remove(ctx, id, string(values[indexName]), string(values[ownerName])); err != nil {
+			return nil, false, err
+		}
+		return nil, false, fmt.Errorf("%w (%s)", ErrTooOld, s.AbsoluteLifetime)
 	}
-	s.cache.put(id, record, values, stale)
 	return values, stale, nil
 }
 
+// tooOld reports whether the session of values has reached the absolute
+// lifetime. It only reads a value already decoded, on every request: no
+// backend call, no allocation. A session without a creation time (stored
+// before sessions had one) gets one when load writes it back.
+func (s *Store) tooOld(values Values) bool {
+	if s.AbsoluteLifetime <= 0 {
+		return false
+	}
+	created, ok := createdTime(values[createdName])
+	return ok && !s.now().Before(created.Add(s.AbsoluteLifetime))
+}
+
 // Save stores the session and sets its cookie. With a MaxAge below zero
-// it deletes the record (and its index entry) and expires the cookie, as
+// it deletes the record (and its index entries) and expires the cookie, as
 // gorilla's stores do. A session without an id (new, or renewed at sign-in)
 // gets a new random one. Values must have string keys and []byte values.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Session) error {
 	if gs.Options.MaxAge < 0 {
 		if gs.ID != "" {
-			if err := s.remove(r.Context(), gs.ID, IndexOf(gs)); err != nil {
+			if err := s.remove(r.Context(), gs.ID, IndexOf(gs), OwnerOf(gs)); err != nil {
 				return err
 			}
 		}
@@ -184,35 +256,73 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Sessio
 }
 
 // write seals the session and stores it, then sets its cookie. A session
-// without an id gets a new one. With update, it writes only if the
-// session's record still exists (Backend.Update), and reports whether it
-// wrote: a session that another request ended meanwhile gets no record,
-// no index entry and no cookie.
+// without an id gets a new one, and is created now (AbsoluteLifetime). With
+// update, it writes only if the session's record still exists
+// (Backend.Update), and reports whether it wrote: a session that another
+// request ended meanwhile gets no record, no index entry and no cookie. A
+// session saved with an owner for the first time is filed under it, and
+// the owner's oldest sessions beyond MaxPerOwner are ended.
 func (s *Store) write(ctx context.Context, w http.ResponseWriter, gs *sessions.Session, update bool) (bool, error) {
+	now := s.now()
+	fresh := gs.ID == ""
+	if _, known := createdOf(gs.Values); fresh || !known {
+		gs.Values[createdValue{}] = now
+	}
 	values, err := recordValues(gs.Values)
 	if err != nil {
 		return false, err
 	}
-	if gs.ID == "" {
+	if fresh {
 		gs.ID = newID()
 	}
 	record, err := sealRecord(s.records, gs.ID, values)
 	if err != nil {
 		return false, err
 	}
-	expiry := s.now().Add(time.Duration(gs.Options.MaxAge) * time.Second)
-	index := IndexOf(gs)
+	created, _ := createdOf(gs.Values)
+	expiry := now.Add(time.Duration(gs.Options.MaxAge) * time.Second)
+	ownerExpiry := expiry
+	if s.AbsoluteLifetime > 0 {
+		// The record goes with its absolute lifetime even if nobody
+		// loads it again; the owner's entry lasts as long as the record
+		// can, however often it is written.
+		ownerExpiry = created.Add(s.AbsoluteLifetime + keepAfterEnd)
+		if ownerExpiry.Before(expiry) {
+			expiry = ownerExpiry
+		}
+	}
+	index, owner := IndexOf(gs), OwnerOf(gs)
+	loadedOwner := loadedOwnerOf(gs.Values)
+	newOwner := owner != "" && (fresh || owner != loadedOwner)
 	if update {
 		written, err := s.backend.Update(ctx, gs.ID, record, expiry, index)
 		if err != nil || !written {
 			s.cache.drop(gs.ID)
 			return false, err
 		}
+		// Filed under a new owner, or (without an absolute lifetime)
+		// keeping the owner's entry as long as the record.
+		if owner != "" && (newOwner || s.AbsoluteLifetime <= 0) {
+			if err := s.backend.Index(ctx, owner, gs.ID, ownerExpiry); err != nil {
+				return false, err
+			}
+		}
+		if loadedOwner != "" && loadedOwner != owner {
+			if err := s.backend.Unindex(ctx, loadedOwner, gs.ID); err != nil {
+				return false, err
+			}
+		}
 	} else {
-		// The index entry first: a session stored but not yet indexed
-		// could not be found by a front-channel sign-out.
+		// The index entries first: a session stored but not yet indexed
+		// could not be found by a front-channel sign-out, nor counted
+		// among its owner's.
 		if index != "" {
 			if err := s.backend.Index(ctx, index, gs.ID, expiry); err != nil {
+				return false, err
+			}
+		}
+		if owner != "" {
+			if err := s.backend.Index(ctx, owner, gs.ID, ownerExpiry); err != nil {
 				return false, err
 			}
 		}
@@ -223,6 +333,11 @@ func (s *Store) write(ctx context.Context, w http.ResponseWriter, gs *sessions.S
 	}
 	// The next request of this browser reads back this very record.
 	s.cache.put(gs.ID, record, values, false)
+	if newOwner {
+		if err := s.limitOwner(ctx, owner, gs.ID); err != nil {
+			return false, err
+		}
+	}
 	cookie, err := s.keys.encodeCookie(gs.Name(), gs.ID)
 	if err != nil {
 		return false, fmt.Errorf("session: encoding the cookie: %w", err)
@@ -232,16 +347,76 @@ func (s *Store) write(ctx context.Context, w http.ResponseWriter, gs *sessions.S
 	return true, nil
 }
 
-// remove deletes the record of id, then its entry under index ("" for
-// none). In that order: an entry without a record only costs a lookup,
-// while a record without its entry could not be found by sid.
-func (s *Store) remove(ctx context.Context, id, index string) error {
+// limitOwner ends the oldest of owner's sessions but keep (the one just
+// filed under owner) until no more than MaxPerOwner are left, keep among
+// them. Entries whose session is gone are dropped. A session whose record
+// does not open with this store's keys (sealed with a secret only another
+// instance has yet, while it is rotated) is neither counted nor ended. It
+// reads the owner's records only when there are more entries than the
+// limit: at sign-in, never per request.
+func (s *Store) limitOwner(ctx context.Context, owner, keep string) error {
+	if s.MaxPerOwner <= 0 {
+		return nil
+	}
+	ids, err := s.backend.Indexed(ctx, owner)
+	if err != nil || len(ids) <= s.MaxPerOwner {
+		return err
+	}
+	type live struct {
+		id, index string
+		created   time.Time
+	}
+	var others []live
+	for _, id := range ids {
+		if id == keep {
+			continue
+		}
+		values, _, err := s.LoadID(ctx, id)
+		switch {
+		case errors.Is(err, ErrInvalid):
+			continue
+		case err == nil && string(values[ownerName]) == owner:
+			created, _ := createdTime(values[createdName])
+			others = append(others, live{id: id, index: string(values[indexName]), created: created})
+			continue
+		case err != nil && !signedOut(err):
+			return err
+		}
+		// Gone (signed out, expired, ended at its absolute lifetime by
+		// LoadID), or since filed under another owner.
+		if err := s.backend.Unindex(ctx, owner, id); err != nil {
+			return err
+		}
+	}
+	excess := len(others) + 1 - s.MaxPerOwner
+	if excess <= 0 {
+		return nil
+	}
+	slices.SortFunc(others, func(a, b live) int {
+		return cmp.Or(a.created.Compare(b.created), strings.Compare(a.id, b.id))
+	})
+	for _, o := range others[:excess] {
+		if err := s.remove(ctx, o.id, o.index, owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove deletes the record of id, then its entries under index and owner
+// ("" for none). In that order: an entry without a record only costs a
+// lookup, while a record without its entry could not be found by sid.
+func (s *Store) remove(ctx context.Context, id, index, owner string) error {
 	s.cache.drop(id)
 	if err := s.backend.Delete(ctx, id); err != nil {
 		return err
 	}
-	if index != "" {
-		return s.backend.Unindex(ctx, index, id)
+	for _, key := range []string{index, owner} {
+		if key != "" {
+			if err := s.backend.Unindex(ctx, key, id); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -265,13 +440,77 @@ func IndexOf(gs *sessions.Session) string {
 	return key
 }
 
-// indexValue is the key, among gorilla's values, of the session's index
-// key: a type of its own, so that no value a handler stores can be taken
-// for it. The record keeps it under indexName, a name that recordValues
-// refuses to handlers.
-type indexValue struct{}
+// SetOwner files the session under the key of its owner when it is next
+// saved, as SetIndex does under an index key, and, the first time the
+// session is saved with that owner, ends the owner's oldest sessions beyond
+// Store.MaxPerOwner. The key is kept in the record. The handlers make it
+// from the signed-in user's tenant and object ids. An empty key files the
+// session under no owner.
+func SetOwner(gs *sessions.Session, key string) { gs.Values[ownerValue{}] = key }
 
-const indexName = "\x00index"
+// OwnerOf returns the key of the session's owner, "" for none.
+func OwnerOf(gs *sessions.Session) string { return ownerOf(gs.Values) }
+
+// The keys, among gorilla's values, of the store's own values: types of
+// their own, so that no value a handler stores can be taken for them. The
+// record keeps them under names that start with a NUL byte (storeName),
+// which recordValues refuses to handlers.
+type (
+	// indexValue is the index key (SetIndex), a string.
+	indexValue struct{}
+	// ownerValue is the owner's key when SetOwner set it, a string;
+	// otherwise it is the loaded record's.
+	ownerValue struct{}
+	// createdValue is the creation time when it was set since the
+	// session was loaded (a new session, or one stored without it), a
+	// time.Time; otherwise it is the loaded record's.
+	createdValue struct{}
+	// loadedValue is the record's values as loaded (Values), where the
+	// owner and the creation time are found.
+	loadedValue struct{}
+)
+
+const (
+	indexName   = "\x00index"
+	ownerName   = "\x00owner"
+	createdName = "\x00created" // Unix nanoseconds, 8 bytes big-endian
+)
+
+// storeName reports whether a record's value name is one of the store's
+// own.
+func storeName(name string) bool { return strings.HasPrefix(name, "\x00") }
+
+// ownerOf returns the owner of the session whose gorilla values are v.
+func ownerOf(v map[any]any) string {
+	if key, ok := v[ownerValue{}].(string); ok {
+		return key
+	}
+	return loadedOwnerOf(v)
+}
+
+// loadedOwnerOf returns the owner the session had when it was loaded.
+func loadedOwnerOf(v map[any]any) string {
+	loaded, _ := v[loadedValue{}].(Values)
+	return string(loaded[ownerName])
+}
+
+// createdOf returns the creation time of the session whose gorilla values
+// are v, and whether it has one.
+func createdOf(v map[any]any) (time.Time, bool) {
+	if t, ok := v[createdValue{}].(time.Time); ok {
+		return t, true
+	}
+	loaded, _ := v[loadedValue{}].(Values)
+	return createdTime(loaded[createdName])
+}
+
+// createdTime decodes a record's creation time.
+func createdTime(b []byte) (time.Time, bool) {
+	if len(b) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b))), true
+}
 
 // DeleteIndexed ends every session filed under key, without any cookie:
 // their records and index entries are deleted. A request in flight that
@@ -285,7 +524,12 @@ func (s *Store) DeleteIndexed(ctx context.Context, key string) (int, error) {
 		return 0, err
 	}
 	for _, id := range ids {
-		if err := s.remove(ctx, id, key); err != nil {
+		// Read for its owner, whose entry goes too.
+		values, _, err := s.LoadID(ctx, id)
+		if err != nil && !signedOut(err) {
+			return 0, err
+		}
+		if err := s.remove(ctx, id, key, string(values[ownerName])); err != nil {
 			return 0, err
 		}
 	}
@@ -293,10 +537,12 @@ func (s *Store) DeleteIndexed(ctx context.Context, key string) (int, error) {
 }
 
 // holdsValues reports whether a session holds anything of the handlers':
-// an index key alone is not worth keeping.
+// the store's own values alone are not worth keeping.
 func holdsValues(v map[any]any) bool {
 	for k := range v {
-		if k != (indexValue{}) {
+		switch k.(type) {
+		case indexValue, ownerValue, createdValue, loadedValue:
+		default:
 			return true
 		}
 	}
@@ -306,22 +552,31 @@ func holdsValues(v map[any]any) bool {
 // recordValues converts gorilla's values to what a record holds.
 func recordValues(v map[any]any) (Values, error) {
 	values := make(Values, len(v))
-	for k, v := range v {
-		if k == (indexValue{}) {
-			if key, ok := v.(string); ok && key != "" {
+	for k, val := range v {
+		switch k.(type) {
+		case indexValue:
+			if key, ok := val.(string); ok && key != "" {
 				values[indexName] = []byte(key)
 			}
 			continue
+		case ownerValue, createdValue, loadedValue:
+			continue // below
 		}
 		ks, ok1 := k.(string)
-		vb, ok2 := v.([]byte)
+		vb, ok2 := val.([]byte)
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("session: value %v is %T under a %T key; a session keeps []byte under string keys", k, v, k)
+			return nil, fmt.Errorf("session: value %v is %T under a %T key; a session keeps []byte under string keys", k, val, k)
 		}
-		if ks == indexName {
+		if storeName(ks) {
 			return nil, fmt.Errorf("session: %q is the store's own value name", ks)
 		}
 		values[ks] = vb
+	}
+	if owner := ownerOf(v); owner != "" {
+		values[ownerName] = []byte(owner)
+	}
+	if created, ok := createdOf(v); ok {
+		values[createdName] = binary.BigEndian.AppendUint64(nil, uint64(created.UnixNano()))
 	}
 	return values, nil
 }
@@ -329,5 +584,5 @@ func recordValues(v map[any]any) (Values, error) {
 // signedOut reports whether a load error only means that the user is
 // signed out (rather than that the store is down).
 func signedOut(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooOld)
 }

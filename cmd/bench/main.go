@@ -323,6 +323,10 @@ func (b *bench) setUp(ctx context.Context) error {
 				"SSL_CERT_FILE":  certFile,
 				// Stop at once on SIGTERM: no load balancer to drain from.
 				"DRAIN_PERIOD": "0s",
+				// The sign-ins cycle through the accounts: -stored keeps
+				// thousands of sessions for each app, a few per account,
+				// and none may end for the per-user limit.
+				"SESSION_MAX_PER_USER": "100000",
 			}
 			for k, v := range sessions {
 				env[k] = v

@@ -209,9 +209,9 @@ func childEnv(settings map[string]string) []string {
 	appVars := map[string]bool{
 		"CLIENT_ID": true, "CLIENT_SECRET": true, "AUTHORITY": true, "TENANT_ID": true,
 		"REDIRECT_URI": true, "SCOPE": true, "GRAPH_ENDPOINT": true, "GRAPH_TIMEOUT": true,
-		"CALENDAR_SCOPE": true, "CALENDAR_ENDPOINT": true,
+		"CALENDAR_SCOPE": true, "CALENDAR_ENDPOINT": true, "GRAPH_BASE_URL": true, "OIDC_AUTHORITY": true,
 		"ADMIN_ROLE": true, "SESSION_SECRET": true, "SESSION_TYPE": true, "SESSION_DIR": true,
-		"REDIS_URL": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true,
+		"REDIS_URL": true, "SESSION_ABSOLUTE_LIFETIME": true, "SESSION_MAX_PER_USER": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true,
 		"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "MSAL_FORCE_REGION": true,
 		"CLIENT_CERTIFICATE_PATH": true, "CLIENT_CERTIFICATE_PASSWORD": true, "CLIENT_CERTIFICATE_SEND_X5C": true,
 		"CLIENT_ASSERTION_FILE": true, "AZURE_FEDERATED_TOKEN_FILE": true,

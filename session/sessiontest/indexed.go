@@ -94,6 +94,39 @@ func testIndexedSessions(t *testing.T, newHarness func(t testing.TB) Harness) {
 		}
 	})
 
+	t.Run("an owner keeps at most MaxPerOwner sessions, the newest", func(t *testing.T) {
+		h := newHarness(t)
+		a := &app{t: t, store: newStore(t, h.Backend)}
+		a.store.MaxPerOwner = 2
+		owned := func(user, sid string) func(*http.Request) {
+			return func(r *http.Request) {
+				signInAs(user, sid)(r)
+				session.SetOwner(session.FromContext(r.Context()), "user:"+user)
+			}
+		}
+		_, first := a.do(nil, owned("alice", "sid:1"))
+		_, second := a.do(nil, owned("alice", "sid:2"))
+		_, bob := a.do(nil, owned("bob", "sid:3"))
+		_, third := a.do(nil, owned("alice", "sid:4"))
+		if _, _, _, err := a.store.Load(ctx, first.Value); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("alice's oldest session, past the limit, still loads: %v", err)
+		}
+		if ids, err := h.Backend.Indexed(ctx, "sid:1"); err != nil || len(ids) != 0 {
+			t.Errorf("the ended session is still filed under its sid: %v %v", ids, err)
+		}
+		for name, c := range map[string]*http.Cookie{"alice": second, "alice again": third, "bob": bob} {
+			if _, _, _, err := a.store.Load(ctx, c.Value); err != nil {
+				t.Errorf("%s's session: %v", name, err)
+			}
+		}
+		for _, c := range []*http.Cookie{second, third, bob} {
+			a.do(c, destroy)
+		}
+		if left := h.Stored(t); len(left) != 0 {
+			t.Errorf("after every sign-out the backend holds %v", left)
+		}
+	})
+
 	t.Run("a front-channel sign-out is not undone by a request in flight", func(t *testing.T) {
 		h := newHarness(t)
 		a := &app{t: t, store: newStore(t, h.Backend)}

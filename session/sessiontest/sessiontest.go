@@ -39,7 +39,8 @@
 //
 // And under a [session.Store], as the app uses it: the sessions filed under
 // an index key are ended by DeleteIndexed, and no other; an index entry goes
-// with its session, however the session ends; and a request in flight does
+// with its session, however the session ends; an owner's oldest sessions
+// beyond Store.MaxPerOwner are ended; and a request in flight does
 // not bring back a session that a sign-out in another tab, or the identity
 // provider's front-channel sign-out, ended meanwhile, whichever backend call
 // the sign-out lands after.
