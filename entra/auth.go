@@ -113,6 +113,9 @@ func New(cfg Config) (*Auth, error) {
 		redirectPath:   cfg.RedirectPath(),
 		identityOrigin: forwarded.CanonicalOrigin(originOf(cmp.Or(cfg.Authority, cfg.OIDCAuthority))),
 	}
+	if err := a.checkPages(); err != nil {
+		return nil, err
+	}
 	a.frontChannelCSP = frontChannelCSPFor(a.identityOrigin)
 	a.crossOrigin = http.NewCrossOriginProtection()
 	// Behind a proxy that does not pass the Host header on, a browser
@@ -255,14 +258,28 @@ func (a *Auth) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow st
 		Message: fmt.Sprintf("This page does not accept %s requests.", r.Method)})
 }
 
-// noStoreValue is Cache-Control's value on every page, shared: a header is
-// only ever replaced, never changed in place.
-var noStoreValue = []string{"no-store"}
+// The values of the headers every page gets, shared: a header is only ever
+// replaced, never changed in place.
+var (
+	noStoreValue      = []string{"no-store"}
+	denyFramingValue  = []string{"DENY"}
+	noFramingCSPValue = []string{"frame-ancestors 'none'"}
+)
 
-// noStore keeps pages out of every cache: they show a user's data.
+// noStore keeps pages out of every cache: they show a user's data. Unless
+// the app set its own, it also keeps them out of other sites' frames, so
+// that no page can trick a user into pressing the sign-out button (the
+// front-channel logout replaces these).
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header()["Cache-Control"] = noStoreValue
+		h := w.Header()
+		h["Cache-Control"] = noStoreValue
+		if _, ok := h["X-Frame-Options"]; !ok {
+			h["X-Frame-Options"] = denyFramingValue
+		}
+		if _, ok := h["Content-Security-Policy"]; !ok {
+			h["Content-Security-Policy"] = noFramingCSPValue
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -378,6 +395,7 @@ func newSessionStore(ctx context.Context, cfg Config, logger *slog.Logger) (*ses
 	store := session.NewStore(backend, keys)
 	store.AbsoluteLifetime = cfg.SessionAbsoluteLifetime
 	store.MaxPerOwner = cfg.SessionMaxPerUser
+	store.Warn = func(msg string, err error) { logger.Warn(msg, "err", err) }
 	return store, nil
 }
 

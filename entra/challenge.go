@@ -51,8 +51,8 @@ func challengeFrom(resp *http.Response, api, endpoint string, body apiErrorBody)
 		return nil
 	}
 	if err != nil {
-		return &apiError{api: api, status: http.StatusBadGateway,
-			detail: api + " asked for a new sign-in with claims the app cannot read (a malformed claims challenge)."}
+		return &APIError{API: api, Status: http.StatusBadGateway, Upstream: resp.StatusCode,
+			Detail: api + " asked for a new sign-in with claims the app cannot read (a malformed claims challenge)."}
 	}
 	return &claimsChallenge{claims: claims, details: Blocked{
 		Resource:        api,
@@ -111,16 +111,11 @@ func (a *Auth) answerChallenge(w http.ResponseWriter, r *http.Request, ch *claim
 // no prompt is set, and Entra decides what to ask (the password again after
 // a critical event, a second factor for an authentication context).
 func (a *Auth) signInWithClaims(w http.ResponseWriter, r *http.Request, claims string) error {
-	authURL, err := a.beginSignIn(w, r, identity.SignIn{
+	return a.redirectToSignIn(w, r, identity.SignIn{
 		Next:      SafeNext(r.URL.RequestURI()),
 		Claims:    claims,
 		LoginHint: reauthHint(userOf(r.Context())),
 	})
-	if err != nil {
-		return err
-	}
-	http.Redirect(w, r, authURL, http.StatusFound)
-	return nil
 }
 
 // reauthHint is the login_hint for signing the current user in again: the

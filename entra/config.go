@@ -278,10 +278,18 @@ func (c *Config) check(e *ConfigError) error {
 	if c.SessionMaxPerUser < 0 {
 		e.Invalid = append(e.Invalid, fmt.Errorf("SESSION_MAX_PER_USER must be 1 or more, not %d", c.SessionMaxPerUser))
 	}
-	for _, p := range []struct{ name, path string }{{"LoginPath", c.LoginPath}, {"LogoutPath", c.LogoutPath}, {"FrontChannelLogoutPath", c.FrontChannelLogoutPath}} {
-		if p.path != "" && (!strings.HasPrefix(p.path, "/") || p.path == "/") {
+	seen := map[string]string{}
+	d := c.withDefaults()
+	for _, p := range []struct{ name, path, set string }{{"REDIRECT_URI's path", d.RedirectPath(), "x"},
+		{"LoginPath", d.LoginPath, c.LoginPath}, {"LogoutPath", d.LogoutPath, c.LogoutPath}, {"FrontChannelLogoutPath", d.FrontChannelLogoutPath, c.FrontChannelLogoutPath}} {
+		if p.set != "" && (!strings.HasPrefix(p.path, "/") || p.path == "/") {
 			e.Invalid = append(e.Invalid, fmt.Errorf("%s must be a path such as /login, not %q", p.name, p.path))
+			continue
 		}
+		if other, ok := seen[p.path]; ok && p.path != "" {
+			e.Invalid = append(e.Invalid, fmt.Errorf("%s and %s are both %q: each sign-in route needs a path of its own", other, p.name, p.path))
+		}
+		seen[p.path] = p.name
 	}
 
 	if c.ClientID == "" || placeholder(c.ClientID) {

@@ -3,6 +3,7 @@
 package entra
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,7 +33,7 @@ func (a *Auth) handle(h handlerFunc) http.HandlerFunc {
 // user lacks, a failed call. Err, when set, goes to the log and never to
 // the page.
 type HTTPError struct {
-	Status  int    // the page's status, e.g. 404
+	Status  int    // the page's status, e.g. 404; 500 when not 400 to 599
 	Heading string // "Page not found"
 	Message string // what happened and what to do, for people
 	Detail  string // a technical detail worth showing (an API's error code)
@@ -59,7 +60,7 @@ func (e *HTTPError) Unwrap() error { return e.Err }
 // as Entra sends them), or a check of the answer that failed.
 type AuthError = identity.AuthError
 
-// ErrNotFound is the 404 page's error.
+// ErrNotFound is the 404 page's error. It is shared: do not change it.
 var ErrNotFound error = &HTTPError{Status: http.StatusNotFound, Heading: "Page not found", Message: "There is no page at this address."}
 
 // ServeError answers a request with the page for err, and logs what the
@@ -71,7 +72,7 @@ func (a *Auth) ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	id := reqstate.ID(r.Context())
 	var (
 		page        *HTTPError
-		apiErr      *apiError
+		apiErr      *APIError
 		authErr     *AuthError
 		unavailable *identity.UnavailableError
 	)
@@ -81,15 +82,24 @@ func (a *Auth) ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch {
 	case errors.As(err, &apiErr):
-		a.logger.Warn(apiErr.api+" call failed", "request_id", id, "err", apiErr.Error())
-		a.errorPage(w, r, apiErr.status, apiErr.api+" call failed",
-			"The app signed you in and got a token, but the call to "+apiErr.api+" failed. The app keeps working; try again in a moment.",
-			apiErr.detail)
+		name := cmp.Or(apiErr.API, "The API")
+		a.logger.Warn(name+" call failed", "request_id", id, "err", apiErr.Error())
+		status := apiErr.Status
+		if status < 400 || status > 599 {
+			status = http.StatusBadGateway
+		}
+		a.errorPage(w, r, status, name+" call failed",
+			"The app signed you in and got a token, but the call to "+name+" failed. The app keeps working; try again in a moment.",
+			apiErr.Detail)
 	case errors.As(err, &page):
 		if page.Err != nil {
 			a.logger.Warn(page.Heading, "path", r.URL.Path, "request_id", id, "err", page.Err)
 		}
-		a.errorPage(w, r, page.Status, page.Heading, page.Message, page.Detail)
+		status := page.Status
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError // an HTTPError without its Status
+		}
+		a.errorPage(w, r, status, page.Heading, page.Message, page.Detail)
 	case errors.As(err, &authErr):
 		a.logger.Warn("sign-in failed", "request_id", id,
 			"error", authErr.Code, "description", authErr.Description, "correlation_id", authErr.CorrelationID)

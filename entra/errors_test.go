@@ -46,7 +46,7 @@ func TestServeErrorMapsEveryErrorToItsPage(t *testing.T) {
 			http.StatusBadRequest, "Sign-in failed", "AADSTS54005", "AADSTS54005", false},
 		{"session store unavailable", fmt.Errorf("%w: dial tcp 10.20.30.40:8443: i/o timeout", session.ErrUnavailable),
 			http.StatusServiceUnavailable, "Session storage unavailable", "i/o timeout", "try again in a moment", true},
-		{"graph unreachable", &apiError{api: "Microsoft Graph", status: http.StatusBadGateway, detail: "Microsoft Graph could not be reached.", err: refused},
+		{"graph unreachable", &APIError{API: "Microsoft Graph", Status: http.StatusBadGateway, Detail: "Microsoft Graph could not be reached.", Err: refused},
 			http.StatusBadGateway, "Microsoft Graph call failed", "connection refused", "Microsoft Graph could not be reached.", true},
 		{"unexpected", fmt.Errorf("opening /var/lib/app/state: %w", refused),
 			http.StatusInternalServerError, "Something went wrong", "/var/lib/app/state", "It has been logged", true},
@@ -91,8 +91,18 @@ func TestServeErrorMapsEveryErrorToItsPage(t *testing.T) {
 // that cannot render falls back to plain text.
 func TestRenderFailureIsACleanError(t *testing.T) {
 	files := testFiles()
+	// A template that cannot render at all stops New.
 	files["identity/error.html"] = &fstest.MapFile{Data: []byte(
 		`{{define "title"}}t{{end}}{{define "main"}}half a page {{.NoSuchField}}{{end}}`)}
+	if _, err := New(Config{Authority: "https://login.example.test/contoso.onmicrosoft.com", ClientID: "c", ClientSecret: "s",
+		RedirectURI: testRedirectURI, SessionDir: t.TempDir(), SessionSecret: testSecret, Templates: files, LayoutData: testLayoutData}); err == nil ||
+		!strings.Contains(err.Error(), "error page does not render") {
+		t.Fatalf("New with an error page that cannot render: %v", err)
+	}
+	// One that fails only for some answers (here the 404) fails at the
+	// request.
+	files["identity/error.html"] = &fstest.MapFile{Data: []byte(
+		`{{define "title"}}t{{end}}{{define "main"}}half a page {{if eq .Status 404}}{{.NoSuchField}}{{end}}{{end}}`)}
 	app, logs := newPageApp(t, files)
 	rec := httptest.NewRecorder()
 	testRoutes(app).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/no-such-page", nil))

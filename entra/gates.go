@@ -25,14 +25,12 @@ import (
 // token can still be had silently. It must run inside Middleware.
 func (a *Auth) LoginRequired(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if reqstate.From(r.Context()) == nil {
+		if st := reqstate.From(r.Context()); st == nil || st.User == nil {
 			a.ServeError(w, r, errNoUser)
 			return
 		}
 		err := a.identity.EnsureFresh(r.Context(), userOf(r.Context()))
 		switch {
-		case errors.Is(err, identity.ErrInteractionRequired) && fromScript(r):
-			err = errSignInRequired
 		case errors.Is(err, identity.ErrInteractionRequired):
 			err = a.startSignIn(w, r, r.URL.RequestURI())
 		case err == nil:
@@ -64,8 +62,12 @@ func fromScript(r *http.Request) bool {
 // token's roles claim holds any of roles (app roles, assigned in the
 // Microsoft Entra admin center); others get the 403 page that says how an
 // administrator assigns one. Anyone not signed in signs in first, as with
-// LoginRequired.
+// LoginRequired. It panics without a role, as http.ServeMux does for a bad
+// pattern: a gate nobody can pass is a mistake in the program.
 func (a *Auth) RolesRequired(roles ...string) func(http.Handler) http.Handler {
+	if len(roles) == 0 || slices.Contains(roles, "") {
+		panic("entra: RolesRequired needs one or more role names")
+	}
 	roles = slices.Clone(roles)
 	quoted := make([]string, len(roles))
 	for i, r := range roles {
@@ -128,13 +130,30 @@ func (u *User) Roles() []string { return u.s.Claims.Strings("roles") }
 func (u *User) HasRole(role string) bool { return u.s.Claims.HasRole(role) }
 
 // Claims returns a copy of the claims of the user's ID token, as it
-// decoded them: strings, numbers (float64), booleans and lists of them.
+// decoded them: strings, numbers (float64), booleans and lists and objects
+// of them. Changing the copy changes nothing of the user's.
 func (u *User) Claims() map[string]any {
-	c := make(map[string]any, len(u.s.Claims))
-	for k, v := range u.s.Claims {
-		c[k] = v
+	return deepCopy(map[string]any(u.s.Claims)).(map[string]any)
+}
+
+// deepCopy copies decoded JSON: maps and lists are new, the rest are
+// values.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(v))
+		for k, e := range v {
+			c[k] = deepCopy(e)
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = deepCopy(e)
+		}
+		return c
 	}
-	return c
+	return v
 }
 
 // Token is an access token a gate got for a page. The refresh token stays

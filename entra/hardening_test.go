@@ -4,13 +4,16 @@ package entra
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"ms-identity-go-webapp/identity"
+	"ms-identity-go-webapp/internal/reqstate"
 )
 
 // sealedSignIn is a sign-in cookie as keepSignIn makes it, for a flow the
@@ -121,5 +124,83 @@ func TestBogusSignInCookiesFewDeletions(t *testing.T) {
 	}
 	if n := len(rec.Header().Values("Set-Cookie")); n > maxSignInDeletions+1 {
 		t.Errorf("%d Set-Cookie headers for 500 bogus sign-in cookies, want at most %d", n, maxSignInDeletions+1)
+	}
+}
+
+// An app that uses Middleware alone, without a server that sets security
+// headers (examples/minimal), still keeps its pages out of other sites'
+// frames: the sign-out button cannot be clickjacked. An app's own headers
+// win.
+func TestPagesRefuseFramingByDefault(t *testing.T) {
+	a, _ := newSignInApp(t, nil)
+	rec := get(testRoutes(a), "/logout", nil)
+	if rec.Code != http.StatusOK || rec.Header().Get("X-Frame-Options") != "DENY" ||
+		!strings.Contains(rec.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("/logout: %d, X-Frame-Options %q, CSP %q", rec.Code, rec.Header().Get("X-Frame-Options"), rec.Header().Get("Content-Security-Policy"))
+	}
+	own := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'self'")
+		testRoutes(a).ServeHTTP(w, r)
+	})
+	rec = get(own, "/logout", nil)
+	if csp := rec.Header().Get("Content-Security-Policy"); csp != "default-src 'self'; frame-ancestors 'self'" {
+		t.Errorf("the app's own CSP was replaced: %q", csp)
+	}
+}
+
+// CallAPI sends the token to the API's own base URL only: another host,
+// another scheme or a path outside the base is refused before any request.
+func TestCallAPIKeepsTheTokenOnTheAPI(t *testing.T) {
+	api := API{Name: "Graph", BaseURL: "https://graph.example/v1.0"}
+	for target, want := range map[string]bool{
+		"https://graph.example/v1.0/me":           true,
+		"/me":                                     true,
+		"https://graph.example/v1.0":              true,
+		"https://GRAPH.example/v1.0/me/events":    true,
+		"https://evil.example/v1.0/me":            false,
+		"http://graph.example/v1.0/me":            false,
+		"https://graph.example/beta/me":           false,
+		"https://graph.example/v1.0x/me":          false,
+		"https://user@graph.example/v1.0/me":      false,
+		"https://graph.example.evil.example/v1.0": false,
+	} {
+		if got := api.owns(api.URL(target)); got != want {
+			t.Errorf("%s: owns = %v, want %v", target, got, want)
+		}
+	}
+	if !(API{BaseURL: "http://127.0.0.1:9/v1.0"}).owns("http://127.0.0.1:9/v1.0/me") {
+		t.Error("plain HTTP on loopback (a test's API) is refused")
+	}
+
+	// Through CallAPI: nothing is sent to another host.
+	var sent int
+	a, _ := newSignInApp(t, nil)
+	a.outbound = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		sent++
+		return nil, fmt.Errorf("no network in this test")
+	})}
+	r := httptest.NewRequest(http.MethodGet, "/page", nil)
+	st, r := reqstate.With(r)
+	st.AccessToken, st.HasToken = "the-user's-token", true
+	if _, err := a.CallAPI(r, api, "https://evil.example/collect"); err == nil || sent != 0 {
+		t.Errorf("CallAPI to another host: err %v, %d requests sent", err, sent)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Two sign-in routes on one path would swallow one of them (a front-channel
+// path equal to the redirect path would never complete a sign-in): New
+// refuses it, naming both.
+func TestSignInRoutesNeedPathsOfTheirOwn(t *testing.T) {
+	cfg, _ := ConfigFromLookup(lookupEnv(validEnv()))
+	cfg.SessionDir = t.TempDir()
+	cfg.FrontChannelLogoutPath = "/auth/redirect" // the default REDIRECT_URI's path
+	_, err := New(cfg)
+	var cerr *ConfigError
+	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), `REDIRECT_URI's path and FrontChannelLogoutPath are both "/auth/redirect"`) {
+		t.Errorf("New with two routes on one path: %v", err)
 	}
 }

@@ -3,6 +3,7 @@
 package entra
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -120,6 +121,30 @@ func parsePages(app fs.FS, funcs template.FuncMap) (*webpage.Set, error) {
 		pages[name] = t
 	}
 	return webpage.New(pages), nil
+}
+
+// checkPages renders each page once, with every field set, so that a
+// template that cannot render (it reads a field Page does not have, or an
+// App value LayoutData does not give) stops New instead of turning every
+// page into a plain-text error.
+func (a *Auth) checkPages() error {
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		return err
+	}
+	p := a.Page(r)
+	p.RequestID, p.AuthURL, p.SignUpURL, p.Next = "request-id", "https://login.example/authorize", "/login?prompt=create", "/"
+	p.AuthError = &AuthError{Code: "access_denied", Description: "AADSTS65004", CorrelationID: "id", Hint: "hint"}
+	p.Permissions = []Permission{{Scope: "User.Read", Words: "Sign you in"}}
+	p.Blocked = &Blocked{Resource: "Microsoft Graph", AuthContext: "c1"}
+	p.Status, p.Heading, p.Message, p.Detail = http.StatusInternalServerError, "Heading", "Message", "Detail"
+	for _, name := range pageNames {
+		var buf bytes.Buffer
+		if err := a.pages.Execute(&buf, name, &p, p.Layout); err != nil {
+			return fmt.Errorf("entra: the %s page does not render (do Config.Templates and Config.LayoutData agree?): %w", name, err)
+		}
+	}
+	return nil
 }
 
 // render writes one of the package's pages. Nothing is written when it

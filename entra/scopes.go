@@ -38,7 +38,7 @@ func (a *Auth) ScopesRequired(scopes ...string) func(http.Handler) http.Handler 
 		return a.LoginRequired(a.handle(func(w http.ResponseWriter, r *http.Request) error {
 			st := reqstate.From(r.Context())
 			user := userOf(r.Context())
-			if st == nil || user == nil {
+			if st == nil || st.User == nil {
 				return errNoUser
 			}
 			asked := scopes
@@ -81,12 +81,7 @@ func (a *Auth) ScopesRequired(scopes ...string) func(http.Handler) http.Handler 
 			}
 			a.logger.Info("asking for consent", "request_id", reqstate.ID(r.Context()),
 				"scopes", strings.Join(scopes, " "), "reason", reason, "oid", user.Claims.String("oid"))
-			authURL, err := a.beginSignIn(w, r, identity.ConsentSignIn(user, SafeNext(r.URL.RequestURI()), scopes))
-			if err != nil {
-				return err
-			}
-			http.Redirect(w, r, authURL, http.StatusFound)
-			return nil
+			return a.redirectToSignIn(w, r, identity.ConsentSignIn(user, SafeNext(r.URL.RequestURI()), scopes))
 		}))
 	}
 }

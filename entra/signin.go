@@ -50,7 +50,18 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) error {
 // sends no prompt: a browser already signed in to Entra ID with one account
 // comes straight back (single sign-on).
 func (a *Auth) startSignIn(w http.ResponseWriter, r *http.Request, next string) error {
-	authURL, err := a.beginSignIn(w, r, identity.SignIn{Next: SafeNext(next)})
+	return a.redirectToSignIn(w, r, identity.SignIn{Next: SafeNext(next)})
+}
+
+// redirectToSignIn starts a sign-in for a page and sends the browser to
+// it. A request made by a script gets errSignInRequired (401) instead, and
+// no sign-in starts: it could not follow the redirect, and its sign-in
+// cookie would push out the browser's real ones.
+func (a *Auth) redirectToSignIn(w http.ResponseWriter, r *http.Request, req identity.SignIn) error {
+	if fromScript(r) {
+		return errSignInRequired
+	}
+	authURL, err := a.beginSignIn(w, r, req)
 	if err != nil {
 		return err
 	}

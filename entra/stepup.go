@@ -3,11 +3,16 @@
 package entra
 
 import (
+	"fmt"
 	"net/http"
+	"regexp"
 
 	"ms-identity-go-webapp/identity"
 	"ms-identity-go-webapp/internal/reqstate"
 )
+
+// authContextPattern is Entra ID's authentication context ids: c1 to c99.
+var authContextPattern = regexp.MustCompile(`^c[1-9][0-9]?$`)
 
 // AuthContextRequired returns a step-up gate: it lets through signed-in
 // users whose ID token's acrs claim holds the authentication context id
@@ -19,10 +24,14 @@ import (
 // explains it instead of asking again. Anyone else signs in first, as with
 // LoginRequired. An empty id requires only the sign-in. Put it before the
 // page's own checks (RolesRequired), which the user must still pass after
-// stepping up.
+// stepping up. It panics for an id that is not c1 to c99, as http.ServeMux
+// does for a bad pattern.
 func (a *Auth) AuthContextRequired(id string) func(http.Handler) http.Handler {
 	if id == "" {
 		return a.LoginRequired
+	}
+	if !authContextPattern.MatchString(id) {
+		panic(fmt.Sprintf("entra: AuthContextRequired(%q): an authentication context id is c1 to c99", id))
 	}
 	claims := identity.AuthContextClaims(id)
 	return func(next http.Handler) http.Handler {

@@ -90,13 +90,13 @@ func (h *Handlers) calendar(w http.ResponseWriter, r *http.Request) error {
 		return errors.New("handlers: /calendar is served without ScopesRequired")
 	}
 	endpoint := h.calendarURL
-	body, err := h.auth.CallAPI(r, h.cfg.Graph, endpoint)
+	body, err := h.auth.CallAPI(r, h.calendarAPI, endpoint)
 	if err != nil {
 		return err
 	}
 	var answer graphEvents
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return entra.APIError(h.cfg.Graph, "Microsoft Graph answered /me/events with something that is not a list of events.")
+		return &entra.APIError{API: h.cfg.Graph.Name, Detail: "Microsoft Graph answered /me/events with something that is not a list of events."}
 	}
 	pretty, _ := prettyJSON(body) // it parsed above
 

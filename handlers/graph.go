@@ -19,13 +19,13 @@ import (
 // ScopesRequired got from their token cache (MSAL refreshes it when it is
 // within five minutes of expiry), and how long that token stays valid.
 func (h *Handlers) graph(w http.ResponseWriter, r *http.Request) error {
-	body, err := h.auth.CallAPI(r, h.cfg.Graph, h.meURL)
+	body, err := h.auth.CallAPI(r, h.meAPI, h.meURL)
 	if err != nil {
 		return err
 	}
 	pretty, err := prettyJSONs.get(body)
 	if err != nil {
-		return entra.APIError(h.cfg.Graph, "Microsoft Graph answered with something that is not JSON.")
+		return &entra.APIError{API: h.cfg.Graph.Name, Detail: "Microsoft Graph answered with something that is not JSON."}
 	}
 	token, _ := entra.TokenFrom(r.Context())
 	data := h.newTemplateData(r)

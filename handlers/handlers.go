@@ -18,6 +18,7 @@ import (
 	"ms-identity-go-webapp/entra"
 	"ms-identity-go-webapp/internal/reqstate"
 	"ms-identity-go-webapp/internal/webpage"
+	"ms-identity-go-webapp/internal/webserver"
 )
 
 // Config is the sample's own settings (app_config.go reads them).
@@ -42,8 +43,10 @@ type Config struct {
 // Handlers serves the pages; its methods are the handlers.
 type Handlers struct {
 	cfg Config
-	// meURL and calendarURL are what /graph and /calendar call.
+	// meURL and calendarURL are what /graph and /calendar call, meAPI and
+	// calendarAPI the APIs they call them on.
 	meURL, calendarURL string
+	meAPI, calendarAPI entra.API
 	files              fs.FS
 	auth               *entra.Auth
 	pages              *webpage.Set
@@ -63,8 +66,14 @@ func New(auth *entra.Auth, cfg Config, files fs.FS) (*Handlers, error) {
 			return nil, fmt.Errorf("handlers: template %s.html is missing", page)
 		}
 	}
-	return &Handlers{cfg: cfg, files: files, auth: auth, pages: pages, now: time.Now,
-		meURL: cfg.Graph.URL(cfg.MeEndpoint), calendarURL: calendarURL(cfg.Graph.URL(cfg.CalendarEndpoint))}, nil
+	h := &Handlers{cfg: cfg, files: files, auth: auth, pages: pages, now: time.Now,
+		meURL: cfg.Graph.URL(cfg.MeEndpoint), calendarURL: calendarURL(cfg.Graph.URL(cfg.CalendarEndpoint))}
+	// GRAPH_ENDPOINT and CALENDAR_ENDPOINT may name another host than the
+	// base URL (a proxy, a national cloud): each page's API is its own
+	// URL, so that CallAPI sends the token there and nowhere else.
+	h.meAPI, h.calendarAPI = cfg.Graph, cfg.Graph
+	h.meAPI.BaseURL, h.calendarAPI.BaseURL = withoutQuery(h.meURL), withoutQuery(h.calendarURL)
+	return h, nil
 }
 
 // Handler is the whole app inside the server's middleware: the static
@@ -81,7 +90,7 @@ func (h *Handlers) Handler(missing []string) http.Handler {
 		pages = h.Routes()
 		notFound = func(w http.ResponseWriter, r *http.Request) { h.auth.ServeError(w, r, entra.ErrNotFound) }
 	}
-	static := http.StripPrefix("/static/", Static(fsys, notFound))
+	static := http.StripPrefix("/static/", webserver.Static(fsys, notFound))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/static/") {
 			static.ServeHTTP(w, r)
@@ -128,20 +137,10 @@ func (h *Handlers) Routes() http.Handler {
 	return auth.Middleware(r)
 }
 
-// Static serves the embedded CSS and images. They change only with a new
-// build, so browsers may keep them for an hour. A missing file or a
-// directory gets notFound, not a listing or a plain-text 404.
-func Static(fsys fs.FS, notFound http.HandlerFunc) http.Handler {
-	files := http.FileServerFS(fsys)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := strings.TrimPrefix(r.URL.Path, "/")
-		if info, err := fs.Stat(fsys, name); name == "" || err != nil || info.IsDir() {
-			notFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
-	})
+// withoutQuery is an absolute URL without its query.
+func withoutQuery(raw string) string {
+	base, _, _ := strings.Cut(raw, "?")
+	return base
 }
 
 // configProblems answers every page with the configuration page: what the

@@ -59,6 +59,12 @@ func fileError(op string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
 	}
+	// The path names the session id: keep it out of the error, which is
+	// logged.
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		err = fmt.Errorf("%s: %w", pathErr.Op, pathErr.Err)
+	}
 	return fmt.Errorf("%w: %s a session file: %w", ErrUnavailable, op, err)
 }
 

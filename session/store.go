@@ -70,7 +70,10 @@ type Store struct {
 	// DefaultMaxPerOwner; zero or less means no limit. Set it before the
 	// store is used.
 	MaxPerOwner int
-	now         func() time.Time
+	// Warn, when set, is told of what went wrong without failing the
+	// request: the per-owner limit that could not be applied.
+	Warn func(msg string, err error)
+	now  func() time.Time
 	// The sessions and cookies this instance decoded last (cache.go).
 	cache   *recordCache
 	cookies cookieCache
@@ -334,8 +337,10 @@ func (s *Store) write(ctx context.Context, w http.ResponseWriter, gs *sessions.S
 	// The next request of this browser reads back this very record.
 	s.cache.put(gs.ID, record, values, false)
 	if newOwner {
-		if err := s.limitOwner(ctx, owner, gs.ID); err != nil {
-			return false, err
+		// The session is stored: a failure to end the owner's oldest ones
+		// does not undo the sign-in (the next sign-in tries again).
+		if err := s.limitOwner(ctx, owner, gs.ID); err != nil && s.Warn != nil {
+			s.Warn("ending a user's oldest sessions beyond the limit failed; the next sign-in tries again", err)
 		}
 	}
 	cookie, err := s.keys.encodeCookie(gs.Name(), gs.ID)

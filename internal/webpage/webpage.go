@@ -126,12 +126,19 @@ func putBuffer(b *bytes.Buffer) {
 // escaped in when executed alone. A page without the two layout parts, or
 // without a layout value, is executed as it is.
 func (s *Set) execute(w *bytes.Buffer, t *template.Template, page string, data, layout any) error {
+	// A layout value that cannot key a map (one holding a map or a slice)
+	// is rendered each time instead of panicking.
 	if layout == nil || t.Lookup("layout_top") == nil || t.Lookup("layout_bottom") == nil {
 		return t.ExecuteTemplate(w, "base", data)
 	}
-	l, err := layouts.get(t, layoutKey{t: t, page: page, layout: layout})
+	l, ok, err := layouts.tryGet(t, layoutKey{t: t, page: page, layout: layout})
 	if err != nil {
 		return err
+	}
+	if !ok {
+		// A layout value that cannot key a map (it holds a map or a
+		// slice) is rendered each time instead.
+		return t.ExecuteTemplate(w, "base", data)
 	}
 	w.Write(l.top)
 	w.WriteByte('\n')
@@ -163,6 +170,18 @@ type layoutCache struct {
 
 // renderedLayout is a layout's output before and after the main block.
 type renderedLayout struct{ top, bottom []byte }
+
+// tryGet is get, and false when k cannot be hashed: a layout value whose
+// dynamic type is not comparable makes a map panic.
+func (c *layoutCache) tryGet(t *template.Template, k layoutKey) (l *renderedLayout, ok bool, err error) {
+	defer func() {
+		if recover() != nil {
+			l, ok, err = nil, false, nil
+		}
+	}()
+	l, err = c.get(t, k)
+	return l, true, err
+}
 
 // get returns the layout of k, rendering it the first time.
 func (c *layoutCache) get(t *template.Template, k layoutKey) (*renderedLayout, error) {

@@ -116,3 +116,26 @@ func TestLayoutCacheIsBounded(t *testing.T) {
 		t.Errorf("only %d layouts kept: the cache keeps too few to help", n)
 	}
 }
+
+// A layout value that cannot key a map (it holds a slice behind an
+// interface) is rendered without the cache instead of panicking.
+func TestUnhashableLayoutRenders(t *testing.T) {
+	set := parse(t)
+	type withAny struct {
+		User    string
+		Heading string
+		Extra   any
+	}
+	type pageAny struct {
+		withAny
+		Body string
+	}
+	d := pageAny{withAny: withAny{User: "ann", Heading: "h", Extra: []string{"not", "hashable"}}, Body: "b"}
+	rec := httptest.NewRecorder()
+	if err := set.Render(rec, 200, "hello", &d, d.withAny); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rec.Body.String(), "<p>b</p>") || !strings.Contains(rec.Body.String(), ">ann</a>") {
+		t.Errorf("the page: %s", rec.Body)
+	}
+}

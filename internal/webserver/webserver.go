@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -360,4 +361,20 @@ func forwardingHeaders(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// Static serves an app's embedded CSS and images. They change only with a new
+// build, so browsers may keep them for an hour. A missing file or a
+// directory gets notFound, not a listing or a plain-text 404.
+func Static(fsys fs.FS, notFound http.HandlerFunc) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if info, err := fs.Stat(fsys, name); name == "" || err != nil || info.IsDir() {
+			notFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
 }
