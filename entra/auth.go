@@ -185,7 +185,9 @@ func (a *Auth) IdentityOrigin() string { return a.identityOrigin }
 //     sign-out, which ends the sessions of its sid.
 //
 // Everything else goes to next. A visitor who is not signed in stores
-// nothing on the server.
+// nothing on the server. Each answer is held until the session is saved,
+// so that a page never claims a change the store did not keep: serve
+// streaming answers (server-sent events, websockets) outside it.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	routes := a.protected(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := a.route(r); h != nil {
