@@ -1,5 +1,5 @@
 # The app as a container image, for Azure Container Apps and App Service
-# (docs/deploy-container.md): a static binary on an empty base, run as a
+# (docs/11-deploy-a-container.md): a static binary on an empty base, run as a
 # non-root user, serving plain HTTP behind the platform's HTTPS ingress.
 #
 #   docker build -t ms-identity-go-webapp .

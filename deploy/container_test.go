@@ -44,7 +44,7 @@ import (
 	"ms-identity-go-webapp/internal/testutil"
 )
 
-// The paths the image promises (docs/deploy-container.md): where its CA
+// The paths the image promises (docs/11-deploy-a-container.md): where its CA
 // bundle is, and where a volume for file sessions is mounted.
 const (
 	caBundle      = "/etc/ssl/certs/ca-certificates.crt"

@@ -337,7 +337,7 @@ type pageWant struct {
 	texts     []string // text that must be visible on the page
 	hidden    []string // text that must not be
 
-	skipScreenshot bool // a state the README does not show
+	skipScreenshot bool // a state the docs do not show
 }
 
 // see checks the page the browser shows against want, its console, its

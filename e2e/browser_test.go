@@ -2,7 +2,7 @@
 // HTTPS against the emulator, looking at every page. Without Chromium (or
 // without `npm ci`) they skip, unless REQUIRE_BROWSER=1 as in CI.
 //
-// The same walk takes the README's screenshots:
+// The same walk takes the docs' screenshots:
 //
 //	go test -run TestBrowser ./e2e -screenshots
 

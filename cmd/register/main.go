@@ -7,7 +7,7 @@
 //	go run ./cmd/register cleanup          # delete the registration, remove its keys from .env
 //	go run ./cmd/register -h               # every flag
 //
-// The work is done by package internal/register; docs/register.md explains
+// The work is done by package internal/register; docs/02-register-your-app.md explains
 // what it creates and which permissions it needs.
 package main
 
