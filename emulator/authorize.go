@@ -192,16 +192,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.count(StatSignIns)
-	key, s := e.signInAccount(w, r, u.Username)
-	acct, _ := s.account(u.Username)
-	e.proceed(w, r, req, &interaction{
-		sessionKey: key,
-		query:      r.URL.RawQuery,
-		sid:        s.sid,
-		username:   u.Username,
-		authTime:   acct.authTime,
-		password:   true,
-	})
+	e.proceedWithPassword(w, r, req, u.Username)
 }
 
 // issueCode finishes a successful authorization: a code for the account

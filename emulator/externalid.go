@@ -124,16 +124,7 @@ func (e *Emulator) signUp(w http.ResponseWriter, r *http.Request, req *authorize
 		return
 	}
 	e.count(StatSignUps)
-	key, s := e.signInAccount(w, r, u.Username)
-	acct, _ := s.account(u.Username)
-	e.proceed(w, r, req, &interaction{
-		sessionKey: key,
-		query:      r.URL.RawQuery,
-		sid:        s.sid,
-		username:   u.Username,
-		authTime:   acct.authTime,
-		password:   true,
-	})
+	e.proceedWithPassword(w, r, req, u.Username)
 }
 
 // checkSignUp applies the sign-up form's rules, External ID's default

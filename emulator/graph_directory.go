@@ -617,21 +617,31 @@ func (e *Emulator) parseKeyCredentials(in []keyCredential) ([]storedKey, *graphE
 	return out, nil
 }
 
+// singleApplication is how a request names the one application it acts
+// on: /applications/{id}, or /applications(appId='…') and
+// /applications(uniqueName='…').
+func singleApplication(c *directoryCall, verb string) (key, value string, gerr *graphErr) {
+	if id := c.r.PathValue("id"); id != "" {
+		return "id", id, nil
+	}
+	ref, gerr := parseRef(c.r.PathValue("ref"))
+	if gerr != nil {
+		return "", "", gerr
+	}
+	if ref.key == "" || ref.collection != "applications" {
+		return "", "", &graphErr{http.StatusMethodNotAllowed, "Request_BadRequest", verb + " needs a single application."}
+	}
+	return ref.key, ref.value, nil
+}
+
 // handlePatchApplication answers PATCH /v1.0/applications/{id} and the
 // upsert PATCH /v1.0/applications(uniqueName='…'), which with "Prefer:
 // create-if-missing" creates a missing application (201 with its JSON)
 // and otherwise updates it (204).
 func (e *Emulator) handlePatchApplication(c *directoryCall) (int, any, *graphErr) {
-	key, value := "id", c.r.PathValue("id")
-	if value == "" {
-		ref, gerr := parseRef(c.r.PathValue("ref"))
-		if gerr != nil {
-			return 0, nil, gerr
-		}
-		if ref.key == "" || ref.collection != "applications" {
-			return 0, nil, &graphErr{http.StatusMethodNotAllowed, "Request_BadRequest", "PATCH needs a single application."}
-		}
-		key, value = ref.key, ref.value
+	key, value, gerr := singleApplication(c, "PATCH")
+	if gerr != nil {
+		return 0, nil, gerr
 	}
 	var p applicationPatch
 	if gerr := decodeBody(c.r, &p, "application"); gerr != nil {
@@ -685,16 +695,9 @@ func (e *Emulator) handlePatchApplication(c *directoryCall) (int, any, *graphErr
 // principal (and so its app role assignments). Graph keeps a deleted
 // application for 30 days among the deleted items; the emulator forgets it.
 func (e *Emulator) handleDeleteApplication(c *directoryCall) (int, any, *graphErr) {
-	key, value := "id", c.r.PathValue("id")
-	if value == "" {
-		ref, gerr := parseRef(c.r.PathValue("ref"))
-		if gerr != nil {
-			return 0, nil, gerr
-		}
-		if ref.key == "" || ref.collection != "applications" {
-			return 0, nil, &graphErr{http.StatusMethodNotAllowed, "Request_BadRequest", "DELETE needs a single application."}
-		}
-		key, value = ref.key, ref.value
+	key, value, gerr := singleApplication(c, "DELETE")
+	if gerr != nil {
+		return 0, nil, gerr
 	}
 	if !hasScope(c.scp, writeAppsScopes) {
 		return 0, nil, errDenied()

@@ -86,6 +86,22 @@ func (e *Emulator) pickAccount(w http.ResponseWriter, r *http.Request, req *auth
 	e.renderSignIn(w, r, req, chosen, nil, "")
 }
 
+// proceedWithPassword signs username in to the browser, as one who has
+// just given their password (the sign-in form, or a new account), and goes
+// on with the authorize request.
+func (e *Emulator) proceedWithPassword(w http.ResponseWriter, r *http.Request, req *authorizeRequest, username string) {
+	key, s := e.signInAccount(w, r, username)
+	acct, _ := s.account(username)
+	e.proceed(w, r, req, &interaction{
+		sessionKey: key,
+		query:      r.URL.RawQuery,
+		sid:        s.sid,
+		username:   username,
+		authTime:   acct.authTime,
+		password:   true,
+	})
+}
+
 // proceed takes an authorization whose account is known through the steps
 // that remain, showing the first page still needed, or sends the code.
 // prompt=none gets an error back instead of a page.
