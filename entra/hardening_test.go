@@ -204,3 +204,33 @@ func TestSignInRoutesNeedPathsOfTheirOwn(t *testing.T) {
 		t.Errorf("New with two routes on one path: %v", err)
 	}
 }
+
+// A page that changes the claims UserFrom gives it changes nothing of the
+// user's: their roles stay what the ID token said.
+func TestUserClaimsAreACopy(t *testing.T) {
+	s := &identity.UserSession{HomeAccountID: "uid.utid", Claims: identity.Claims{
+		"oid": "o", "tid": "t", "sub": "s", "roles": []any{"reader"}, "nested": map[string]any{"a": []any{"b"}}}}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	st, r := reqstate.With(r)
+	st.User = s
+	u, ok := UserFrom(r.Context())
+	if !ok {
+		t.Fatal("no user")
+	}
+	c := u.Claims()
+	c["roles"].([]any)[0] = "admin"
+	c["nested"].(map[string]any)["a"].([]any)[0] = "x"
+	if u.HasRole("admin") || !u.HasRole("reader") || s.Claims["nested"].(map[string]any)["a"].([]any)[0] != "b" {
+		t.Errorf("changing the copy changed the user: roles %v", u.Roles())
+	}
+}
+
+// An HTTPError without a status is a 500 page, not a panic.
+func TestHTTPErrorWithoutStatus(t *testing.T) {
+	a, _ := newSignInApp(t, nil)
+	rec := httptest.NewRecorder()
+	a.ServeError(rec, httptest.NewRequest(http.MethodGet, "/", nil), &HTTPError{Heading: "Half-made error"})
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "Half-made error") {
+		t.Errorf("%d:\n%s", rec.Code, rec.Body)
+	}
+}
